@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// KVNR are personal data and must not end up in logs through an error message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseIdError {
-    #[error("Telematik-ID: 3 bis 128 Zeichen aus A–Z, a–z, 0–9, '.', '-', '_', beginnend mit einer Ziffer, mit mindestens einem '-'")]
+    #[error(
+        "Telematik-ID: 3 bis 128 Zeichen aus A–Z, a–z, 0–9, '.', '-', '_', beginnend mit einer Ziffer, mit mindestens einem '-'"
+    )]
     TelematikId,
     #[error("Kreisschlüssel: genau 5 Ziffern")]
     Kreisschluessel,

@@ -71,7 +71,8 @@ pub enum ProfessionOid {
 }
 
 impl ProfessionOid {
-    pub const ALL: [ProfessionOid; 3] = [ProfessionOid::PraxisArzt, ProfessionOid::Krankenhaus, ProfessionOid::InstitutionOegd];
+    pub const ALL: [ProfessionOid; 3] =
+        [ProfessionOid::PraxisArzt, ProfessionOid::Krankenhaus, ProfessionOid::InstitutionOegd];
 
     pub fn oid(self) -> &'static str {
         match self {
