@@ -1,0 +1,412 @@
+//! The embedded backend: one SQLite file in the data directory.
+//!
+//! Durability: WAL journal with `synchronous=FULL`, so a transaction is on disk when
+//! `COMMIT` returns; the gateway acknowledges a report only after that. Writes go through
+//! one connection and start with `BEGIN IMMEDIATE`, so writers from other processes (the
+//! CLI while the server runs) queue on the database lock instead of failing mid-transaction.
+
+mod migrate;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use oegd_domain::{Checkup, Kreisschluessel, OrgKind, TelematikId};
+use oegd_store::audit::{self, AuditEntry, ChainHead};
+use oegd_store::{
+    Actor, AuditEvent, CertificateRecord, InsertOutcome, NewReport, Organisation, ReportFilter, ReportId, ReportSource,
+    ReportSummary, Store, StoreError, StoreResult, StoredReport,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+pub use migrate::SCHEMA_VERSION;
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let store = Self::connect(path, true).await?;
+        migrate::apply(&store.writer).await?;
+        Ok(store)
+    }
+
+    /// Opens an existing database without changing its schema; refuses a schema this program
+    /// does not know.
+    pub async fn open_existing(path: &Path) -> StoreResult<Self> {
+        let store = Self::connect(path, false).await?;
+        migrate::check(&store.writer).await?;
+        Ok(store)
+    }
+
+    async fn connect(path: &Path, create: bool) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(map_err)?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(map_err)?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Pending migrations (applied by [`SqliteStore::open`]); for `oegd-gateway migrate`.
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        migrate::current(&self.writer).await
+    }
+
+    /// Writes a consistent copy of the database to `dest` while others keep working
+    /// (`VACUUM INTO` reads one snapshot).
+    pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        let dest = dest.to_str().ok_or_else(|| StoreError::Internal("backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.reader).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when the file is sound.
+    pub async fn integrity_check(&self) -> StoreResult<()> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.reader).await.map_err(map_err)?;
+        if rows.len() == 1 && rows.first().map(String::as_str) == Some("ok") {
+            Ok(())
+        } else {
+            Err(StoreError::Internal(format!("integrity check failed: {}", rows.join("; "))))
+        }
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+}
+
+/// Fixed-width timestamps (microseconds, UTC) so that text order is time order.
+pub(crate) fn ts(t: Timestamp) -> String {
+    t.round(jiff::Unit::Microsecond).map(|t| format!("{t:.6}")).unwrap_or_else(|_| format!("{t:.6}"))
+}
+
+fn parse_ts(s: &str) -> StoreResult<Timestamp> {
+    Timestamp::from_str(s).map_err(|e| StoreError::Internal(format!("stored timestamp unreadable: {e}")))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} unreadable"))
+}
+
+/// Classifies database errors; messages carry no values, only what failed.
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+            match code & 0xff {
+                // SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN, SQLITE_READONLY
+                13 | 10 | 5 | 6 | 14 | 8 => StoreError::Unavailable(db.message().to_owned()),
+                _ if db.is_unique_violation() => StoreError::AlreadyExists(db.message().to_owned()),
+                _ => StoreError::Internal(db.message().to_owned()),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+async fn append_audit(conn: &mut SqliteConnection, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
+    let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let head = head.map(|(seq, hash)| ChainHead { seq, hash });
+    let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let entry =
+        audit::next_entry(head.as_ref(), &ts(at), &event.actor.to_string(), &event.action, &event.object, &details);
+    sqlx::query("INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.object)
+        .bind(&entry.details)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+fn org_from_row(row: &SqliteRow) -> StoreResult<Organisation> {
+    let kreise: Vec<String> = serde_json::from_str(row.get::<&str, _>("kreise")).map_err(|_| corrupt("districts"))?;
+    Ok(Organisation {
+        telematik_id: TelematikId::parse(row.get("telematik_id")).map_err(|_| corrupt("Telematik-ID"))?,
+        kind: OrgKind::parse(row.get("kind")).ok_or_else(|| corrupt("organisation kind"))?,
+        name: row.get("name"),
+        kreise: kreise
+            .iter()
+            .map(|k| Kreisschluessel::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt("district"))?,
+        created_at: parse_ts(row.get("created_at"))?,
+    })
+}
+
+fn cert_from_row(row: &SqliteRow) -> StoreResult<CertificateRecord> {
+    Ok(CertificateRecord {
+        serial_hex: row.get("serial_hex"),
+        telematik_id: TelematikId::parse(row.get("telematik_id")).map_err(|_| corrupt("Telematik-ID"))?,
+        not_before: parse_ts(row.get("not_before"))?,
+        not_after: parse_ts(row.get("not_after"))?,
+        issued_at: parse_ts(row.get("issued_at"))?,
+        revoked_at: row.get::<Option<&str>, _>("revoked_at").map(parse_ts).transpose()?,
+    })
+}
+
+fn report_from_row(row: &SqliteRow) -> StoreResult<StoredReport> {
+    Ok(NewReport {
+        id: ReportId(row.get("id")),
+        sender: TelematikId::parse(row.get("sender")).map_err(|_| corrupt("Telematik-ID"))?,
+        card_id: row.get("card_id"),
+        received_at: parse_ts(row.get("received_at"))?,
+        source: ReportSource::parse(row.get("source")).ok_or_else(|| corrupt("report source"))?,
+        media_type: row.get("media_type"),
+        body: row.get("body"),
+        body_sha256: row.get("body_sha256"),
+        facts_json: row.get("facts"),
+        facts_sha256: row.get("facts_sha256"),
+        checkup: Checkup::from_name(row.get("checkup")).ok_or_else(|| corrupt("check-up"))?,
+        exam_date: row.get::<&str, _>("exam_date").parse().map_err(|_| corrupt("exam date"))?,
+        receiving_office: TelematikId::parse(row.get("receiving_office")).map_err(|_| corrupt("Telematik-ID"))?,
+    })
+}
+
+fn summary_from_row(row: &SqliteRow) -> StoreResult<ReportSummary> {
+    Ok(ReportSummary {
+        id: ReportId(row.get("id")),
+        sender: TelematikId::parse(row.get("sender")).map_err(|_| corrupt("Telematik-ID"))?,
+        card_id: row.get("card_id"),
+        received_at: parse_ts(row.get("received_at"))?,
+        source: ReportSource::parse(row.get("source")).ok_or_else(|| corrupt("report source"))?,
+        checkup: Checkup::from_name(row.get("checkup")).ok_or_else(|| corrupt("check-up"))?,
+        exam_date: row.get::<&str, _>("exam_date").parse().map_err(|_| corrupt("exam date"))?,
+    })
+}
+
+impl Store for SqliteStore {
+    async fn add_organisation(&self, org: &Organisation, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let kreise: Vec<&str> = org.kreise.iter().map(Kreisschluessel::as_str).collect();
+        let kreise = serde_json::to_string(&kreise).map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::query("INSERT INTO organisations (telematik_id, kind, name, kreise, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(org.telematik_id.as_str())
+            .bind(org.kind.as_str())
+            .bind(&org.name)
+            .bind(&kreise)
+            .bind(ts(org.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("organisation {}", org.telematik_id)),
+                other => other,
+            })?;
+        let event = AuditEvent::new(
+            actor,
+            "organisation.added",
+            org.telematik_id.as_str(),
+            serde_json::json!({"kind": org.kind.as_str(), "name": org.name, "kreise": org.kreise}),
+        );
+        append_audit(&mut tx, &event, org.created_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn organisation(&self, id: &TelematikId) -> StoreResult<Option<Organisation>> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE telematik_id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        let rows = sqlx::query("SELECT * FROM organisations ORDER BY kind, telematik_id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    async fn record_certificate(&self, cert: &CertificateRecord, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO certificates (serial_hex, telematik_id, not_before, not_after, issued_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)")
+            .bind(&cert.serial_hex)
+            .bind(cert.telematik_id.as_str())
+            .bind(ts(cert.not_before))
+            .bind(ts(cert.not_after))
+            .bind(ts(cert.issued_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let event = AuditEvent::new(
+            actor,
+            "certificate.issued",
+            &cert.serial_hex,
+            serde_json::json!({"telematik_id": cert.telematik_id, "not_after": ts(cert.not_after)}),
+        );
+        append_audit(&mut tx, &event, cert.issued_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn revoke_certificates(
+        &self,
+        id: &TelematikId,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<Vec<CertificateRecord>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE certificates SET revoked_at = ? WHERE telematik_id = ? AND revoked_at IS NULL RETURNING *",
+        )
+        .bind(ts(at))
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let revoked: Vec<CertificateRecord> = rows.iter().map(cert_from_row).collect::<StoreResult<_>>()?;
+        for cert in &revoked {
+            let event = AuditEvent::new(
+                actor,
+                "certificate.revoked",
+                &cert.serial_hex,
+                serde_json::json!({"telematik_id": id}),
+            );
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(revoked)
+    }
+
+    async fn certificates(&self) -> StoreResult<Vec<CertificateRecord>> {
+        let rows = sqlx::query("SELECT * FROM certificates ORDER BY issued_at")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(cert_from_row).collect()
+    }
+
+    async fn insert_report(&self, r: &NewReport, actor: &Actor) -> StoreResult<InsertOutcome> {
+        let mut tx = self.begin().await?;
+        let existing = sqlx::query("SELECT * FROM reports WHERE sender = ? AND card_id = ?")
+            .bind(r.sender.as_str())
+            .bind(&r.card_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = existing {
+            return Ok(InsertOutcome::Existing(report_from_row(&row)?));
+        }
+        sqlx::query(
+            "INSERT INTO reports (id, sender, card_id, received_at, source, media_type, body, body_sha256, facts, facts_sha256, checkup, exam_date, receiving_office)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id.0)
+        .bind(r.sender.as_str())
+        .bind(&r.card_id)
+        .bind(ts(r.received_at))
+        .bind(r.source.as_str())
+        .bind(&r.media_type)
+        .bind(&r.body)
+        .bind(&r.body_sha256)
+        .bind(&r.facts_json)
+        .bind(&r.facts_sha256)
+        .bind(r.checkup.name())
+        .bind(r.exam_date.to_string())
+        .bind(r.receiving_office.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let event = AuditEvent::new(
+            actor,
+            "report.received",
+            &r.id.0,
+            serde_json::json!({"sender": r.sender, "card_id": r.card_id, "source": r.source, "body_sha256": r.body_sha256}),
+        );
+        append_audit(&mut tx, &event, r.received_at).await?;
+        tx.commit().await.map_err(map_err)?;
+        let mut stored = r.clone();
+        stored.received_at = parse_ts(&ts(r.received_at))?;
+        Ok(InsertOutcome::Inserted(stored))
+    }
+
+    async fn report(&self, id: &ReportId) -> StoreResult<Option<StoredReport>> {
+        let row = sqlx::query("SELECT * FROM reports WHERE id = ?")
+            .bind(&id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(report_from_row).transpose()
+    }
+
+    async fn reports(&self, filter: &ReportFilter) -> StoreResult<Vec<ReportSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, sender, card_id, received_at, source, checkup, exam_date FROM reports
+             WHERE (?1 IS NULL OR sender = ?1) ORDER BY received_at, id LIMIT ?2",
+        )
+        .bind(filter.sender.as_ref().map(TelematikId::as_str))
+        .bind(filter.limit.map_or(-1, i64::from))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn append_audit(&self, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        append_audit(&mut tx, event, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn audit_log(&self) -> StoreResult<(Vec<AuditEntry>, Option<ChainHead>)> {
+        // One read transaction, so entries and head are from the same snapshot.
+        let mut tx = self.reader.begin().await.map_err(map_err)?;
+        let entries: Vec<AuditEntry> = sqlx::query("SELECT * FROM audit_log ORDER BY seq")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| AuditEntry {
+                seq: row.get("seq"),
+                at: row.get("at"),
+                actor: row.get("actor"),
+                action: row.get("action"),
+                object: row.get("object"),
+                details: row.get("details"),
+                prev_hash: row.get("prev_hash"),
+                hash: row.get("hash"),
+            })
+            .collect();
+        let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.rollback().await.map_err(map_err)?;
+        Ok((entries, head.map(|(seq, hash)| ChainHead { seq, hash })))
+    }
+}

@@ -1,0 +1,79 @@
+//! Storage in domain words.
+//!
+//! [`Store`] states every operation the gateway needs from its database; the backends
+//! (`oegd-store-sqlite`, later PostgreSQL) implement it, and only they know SQL.
+//!
+//! Architecture invariant: every method that changes data appends its [`audit`] entry in the
+//! same transaction as the change, so the audit log and the data can never disagree.
+
+pub mod audit;
+mod model;
+
+use std::future::Future;
+
+pub use model::*;
+use oegd_domain::TelematikId;
+
+/// Errors of a storage backend. Messages never carry personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The disk is full or the database cannot take writes right now; the request may be
+    /// retried later and nothing was changed.
+    #[error("storage temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule would be broken (e.g. an organisation that already exists).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database schema is newer than this program knows.
+    #[error("database schema version {found} is newer than this program supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Every storage operation of the gateway, in domain words.
+///
+/// Implementations are cheap to clone (a pool handle) and safe to share between tasks.
+pub trait Store: Clone + Send + Sync + 'static {
+    // --- organisations -------------------------------------------------------------
+    fn add_organisation(&self, org: &Organisation, actor: &Actor) -> impl Future<Output = StoreResult<()>> + Send;
+    fn organisation(&self, id: &TelematikId) -> impl Future<Output = StoreResult<Option<Organisation>>> + Send;
+    fn organisations(&self) -> impl Future<Output = StoreResult<Vec<Organisation>>> + Send;
+
+    // --- certificates --------------------------------------------------------------
+    fn record_certificate(
+        &self,
+        cert: &CertificateRecord,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks every unrevoked certificate of the organisation as revoked; returns them.
+    fn revoke_certificates(
+        &self,
+        id: &TelematikId,
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<Vec<CertificateRecord>>> + Send;
+    fn certificates(&self) -> impl Future<Output = StoreResult<Vec<CertificateRecord>>> + Send;
+
+    // --- reports -------------------------------------------------------------------
+    /// Stores a report durably unless the same sender already sent a card with the same id,
+    /// in which case the stored one is returned and nothing changes.
+    fn insert_report(
+        &self,
+        report: &NewReport,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
+    fn report(&self, id: &ReportId) -> impl Future<Output = StoreResult<Option<StoredReport>>> + Send;
+    fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
+
+    // --- audit ---------------------------------------------------------------------
+    /// Appends an entry for a change made outside the other methods (e.g. `init`).
+    fn append_audit(&self, event: &AuditEvent, at: jiff::Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
+    /// All entries in sequence order, and the recorded head of the chain.
+    fn audit_log(&self)
+    -> impl Future<Output = StoreResult<(Vec<audit::AuditEntry>, Option<audit::ChainHead>)>> + Send;
+}

@@ -1,0 +1,161 @@
+use std::fmt;
+
+use jiff::{Timestamp, civil::Date};
+use oegd_domain::{Checkup, Kreisschluessel, OrgKind, TelematikId};
+use serde::{Deserialize, Serialize};
+
+/// Who made a change; recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// An operator at the command line of the gateway's host.
+    Operator,
+    /// An organisation authenticated by its client certificate.
+    Organisation(TelematikId),
+    /// A staff member logged in to the web interface.
+    User(String),
+    /// The gateway itself (daily run, imports it schedules).
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Operator => f.write_str("operator"),
+            Actor::Organisation(id) => write!(f, "org:{id}"),
+            Actor::User(login) => write!(f, "user:{login}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// A participant registered with the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub telematik_id: TelematikId,
+    pub kind: OrgKind,
+    pub name: String,
+    /// The districts a Gesundheitsamt serves (empty for others).
+    pub kreise: Vec<Kreisschluessel>,
+    pub created_at: Timestamp,
+}
+
+/// A client certificate the gateway's CA issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub serial_hex: String,
+    pub telematik_id: TelematikId,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    pub issued_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The gateway's id of a received report; also the id of its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReportId(pub String);
+
+impl fmt::Display for ReportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a report reached the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportSource {
+    /// The FHIR API, with a client certificate.
+    Api,
+    /// The bulk import of digitised paper reports and migrations.
+    Import,
+    /// The web form for practices without software integration.
+    WebForm,
+}
+
+impl ReportSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportSource::Api => "api",
+            ReportSource::Import => "import",
+            ReportSource::WebForm => "web-form",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportSource> {
+        [ReportSource::Api, ReportSource::Import, ReportSource::WebForm].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A validated report about to be stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub id: ReportId,
+    pub sender: TelematikId,
+    /// `Bundle.identifier.value` of the card: with the sender, the idempotency key.
+    pub card_id: String,
+    pub received_at: Timestamp,
+    pub source: ReportSource,
+    pub media_type: String,
+    /// The submitted bytes, exactly as received.
+    pub body: Vec<u8>,
+    pub body_sha256: String,
+    /// The participation facts extracted from the card, as JSON.
+    pub facts_json: String,
+    /// Hash of the facts: two submissions of one card id with different facts conflict.
+    pub facts_sha256: String,
+    pub checkup: Checkup,
+    pub exam_date: Date,
+    pub receiving_office: TelematikId,
+}
+
+impl fmt::Debug for NewReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body and facts hold personal data: never printed.
+        f.debug_struct("NewReport").field("id", &self.id).field("sender", &self.sender).finish_non_exhaustive()
+    }
+}
+
+/// A stored report.
+pub type StoredReport = NewReport;
+
+/// Result of [`crate::Store::insert_report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted(StoredReport),
+    /// The sender had already sent a card with this id; this is the stored one.
+    Existing(StoredReport),
+}
+
+/// One line of a report listing: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    pub id: ReportId,
+    pub sender: TelematikId,
+    pub card_id: String,
+    pub received_at: Timestamp,
+    pub source: ReportSource,
+    pub checkup: Checkup,
+    pub exam_date: Date,
+}
+
+/// Which reports to list.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub sender: Option<TelematikId>,
+    pub limit: Option<u32>,
+}
+
+/// A change to record in the audit log. `details` must not hold personal data beyond ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub actor: Actor,
+    pub action: String,
+    pub object: String,
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn new(actor: &Actor, action: &str, object: impl Into<String>, details: serde_json::Value) -> Self {
+        Self { actor: actor.clone(), action: action.to_owned(), object: object.into(), details }
+    }
+}
