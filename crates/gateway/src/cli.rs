@@ -1,0 +1,386 @@
+//! Command-line interface: parsing and one function per subcommand. Every listing can also
+//! be printed as JSON (`--json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use oegd_domain::{Clock, Kreisschluessel, OrgKind, SystemClock, TelematikId};
+use oegd_service::admin;
+use oegd_service::config::Config;
+use oegd_service::datadir::DataDir;
+use oegd_service::{Gateway, ServiceError, import};
+use oegd_store::{ReportFilter, Store};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "oegd-gateway", version, about = "Sicheres Gateway des Öffentlichen Gesundheitsdienstes: Meldeeingang für Teilnahmekarten der Kinder-Früherkennung")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DataArg {
+    /// The data directory (created by `init`).
+    #[arg(long, env = "OEGD_DATA")]
+    pub data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: database, development CA, server certificate, config, organisations.
+    Init {
+        #[command(flatten)]
+        data: DataArg,
+        /// Federal state (MV, NI).
+        #[arg(long, default_value = "MV")]
+        state: String,
+        /// Address of the FHIR API written to the config.
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
+    },
+    /// Run the server (FHIR API with mutual TLS).
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// Overrides the config's API address.
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
+    },
+    /// A complete training environment on this machine.
+    Demo {
+        /// Data directory to use (default: a new temporary one).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        api_listen: std::net::SocketAddr,
+        /// Exit after the simulated practices have submitted, instead of serving until Ctrl-C.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Registered organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Client certificates.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Received reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Write a consistent copy of the database while the server runs.
+    Backup {
+        #[command(flatten)]
+        data: DataArg,
+        /// Target file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Register an organisation.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// praxis, krankenhaus, gesundheitsamt, landesamt
+        #[arg(long, value_parser = parse_kind)]
+        kind: OrgKind,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_telematik_id)]
+        telematik_id: TelematikId,
+        /// District key(s) a Gesundheitsamt serves (repeatable).
+        #[arg(long, value_parser = parse_kreis)]
+        kreis: Vec<Kreisschluessel>,
+    },
+    /// List organisations.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Issue a client certificate (writes client.crt, client.key, ca.crt).
+    Issue {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_parser = parse_telematik_id)]
+        telematik_id: TelematikId,
+        #[arg(long)]
+        out: PathBuf,
+        /// Validity in days (default from the config).
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke every certificate of an organisation; a running server refuses them at once.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_parser = parse_telematik_id)]
+        telematik_id: TelematikId,
+    },
+    /// List issued certificates.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// List received reports (no personal data).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only reports of this sender.
+        #[arg(long, value_parser = parse_telematik_id)]
+        sender: Option<TelematikId>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import digitised or migrated reports (JSON lines with received_at, sender_telematik_id, bundle).
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; names the first broken entry.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<OrgKind, String> {
+    OrgKind::parse(s).ok_or_else(|| "praxis, krankenhaus, gesundheitsamt oder landesamt".to_owned())
+}
+fn parse_telematik_id(s: &str) -> Result<TelematikId, String> {
+    TelematikId::parse(s).map_err(|e| e.to_string())
+}
+fn parse_kreis(s: &str) -> Result<Kreisschluessel, String> {
+    Kreisschluessel::parse(s).map_err(|e| e.to_string())
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), ServiceError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Init { data, state, api_listen } => {
+            let dir = DataDir::new(&data.data);
+            let mut config = Config::new(&state);
+            if let Some(addr) = api_listen {
+                config.api.listen = addr;
+            }
+            let summary = admin::init(&dir, &config, clock.now()).await?;
+            println!(
+                "Datenverzeichnis {} angelegt: Bundesland {}, {} Organisationen, CA-Zertifikat {}",
+                dir.root().display(),
+                summary.state,
+                summary.organisations,
+                summary.ca_certificate
+            );
+        }
+        Command::Serve { data, api_listen } => {
+            crate::serve::run(&DataDir::new(&data.data), api_listen, clock).await?;
+        }
+        Command::Demo { data, api_listen, once } => {
+            crate::demo::run(data, api_listen, once, clock).await?;
+        }
+        Command::Org { command } => org(command, clock).await?,
+        Command::Cert { command } => cert(command, clock).await?,
+        Command::Reports { command: ReportsCommand::Import { data, file, json } } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let gateway = Gateway::new(store, clock).await?;
+            let input = std::fs::File::open(&file)
+                .map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", file.display())))?;
+            let summary = import::import_reports(&gateway, std::io::BufReader::new(input), |_| {}).await?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                for f in &summary.failed {
+                    println!("Zeile {}: {}", f.line, f.reason);
+                }
+                println!(
+                    "{} Zeilen: {} neue Meldungen, {} wiederholte Karten (einmal gespeichert), {} fehlerhaft",
+                    summary.lines,
+                    summary.created,
+                    summary.duplicates,
+                    summary.failed.len()
+                );
+            }
+            if !summary.failed.is_empty() {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Reports { command: ReportsCommand::List { data, sender, json } } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let reports = store.reports(&ReportFilter { sender, limit: None }).await?;
+            if json {
+                print_json(&reports)?;
+            } else {
+                println!("{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}", "ID", "ABSENDER", "EINGANG", "U", "DATUM", "QUELLE");
+                for r in &reports {
+                    println!(
+                        "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
+                        r.id,
+                        r.sender,
+                        format!("{:.0}", r.received_at),
+                        r.checkup,
+                        r.exam_date,
+                        r.source.as_str()
+                    );
+                }
+                println!("{} Meldungen", reports.len());
+            }
+        }
+        Command::Audit { command: AuditCommand::Verify { data, json } } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let result = admin::verify_audit(&store).await?;
+            if json {
+                print_json(&match &result {
+                    Ok(v) => serde_json::json!({"ok": true, "entries": v.entries, "head": v.head}),
+                    Err(b) => serde_json::json!({"ok": false, "broken_at": b.seq, "reason": b.reason}),
+                })?;
+            }
+            match result {
+                Ok(v) => {
+                    if !json {
+                        let head = v.head.map(|h| format!(" (letzter Eintrag {}, Hash {})", h.seq, h.hash)).unwrap_or_default();
+                        println!("Audit-Protokoll intakt: {} Einträge{head}", v.entries);
+                    }
+                }
+                Err(b) => {
+                    if !json {
+                        println!("Audit-Protokoll verletzt ab Eintrag {}: {}", b.seq, b.reason);
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        Command::Migrate { data } => {
+            let dir = DataDir::new(&data.data);
+            if !dir.database().exists() {
+                return Err(ServiceError::Usage(format!("Keine Datenbank unter {}", dir.database().display())));
+            }
+            let store = oegd_store_sqlite::SqliteStore::open(&dir.database()).await?;
+            println!("Datenbankschema auf Version {}", store.schema_version().await?);
+        }
+        Command::Backup { data, out } => {
+            if out.exists() {
+                return Err(ServiceError::Usage(format!("{} existiert bereits.", out.display())));
+            }
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            store.backup_to(&out).await?;
+            println!("Sicherung geschrieben: {}", out.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn org(command: OrgCommand, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
+    match command {
+        OrgCommand::Add { data, kind, name, telematik_id, kreis } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let org = admin::add_organisation(&store, kind, &name, telematik_id, kreis, clock.now()).await?;
+            println!("Organisation registriert: {} ({}, {})", org.name, org.kind.label(), org.telematik_id);
+        }
+        OrgCommand::List { data, json } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let orgs = store.organisations().await?;
+            if json {
+                print_json(&orgs)?;
+            } else {
+                println!("{:<24}  {:<15}  {:<12}  {}", "TELEMATIK-ID", "ART", "KREISE", "NAME");
+                for o in &orgs {
+                    let kreise: Vec<&str> = o.kreise.iter().map(Kreisschluessel::as_str).collect();
+                    println!("{:<24}  {:<15}  {:<12}  {}", o.telematik_id, o.kind.label(), kreise.join(","), o.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn cert(command: CertCommand, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
+    match command {
+        CertCommand::Issue { data, telematik_id, out, days, json } => {
+            let dir = DataDir::new(&data.data);
+            let config = Config::load(&dir.config())?;
+            let store = admin::open_store(&dir).await?;
+            let days = days.unwrap_or(config.tls.client_cert_days);
+            let issued = admin::issue_certificate(&dir, &store, &telematik_id, days, &out, clock.now()).await?;
+            if json {
+                print_json(&issued)?;
+            } else {
+                println!(
+                    "Zertifikat für {} ausgestellt (Seriennummer {}, gültig bis {:.0}):\n  {}\n  {}\n  {}",
+                    issued.telematik_id, issued.serial, issued.not_after, issued.certificate, issued.key, issued.ca_certificate
+                );
+            }
+        }
+        CertCommand::Revoke { data, telematik_id } => {
+            let dir = DataDir::new(&data.data);
+            let store = admin::open_store(&dir).await?;
+            let revoked = admin::revoke_certificates(&dir, &store, &telematik_id, clock.now()).await?;
+            for c in &revoked {
+                println!("Gesperrt: {} (Seriennummer {})", c.telematik_id, c.serial_hex);
+            }
+            println!("Sperrliste aktualisiert: {}", dir.crl().display());
+        }
+        CertCommand::List { data, json } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let certs = store.certificates().await?;
+            if json {
+                print_json(&certs)?;
+            } else {
+                println!("{:<34}  {:<24}  {:<22}  {}", "SERIENNUMMER", "TELEMATIK-ID", "GÜLTIG BIS", "STATUS");
+                for c in &certs {
+                    let status = c.revoked_at.map(|t| format!("gesperrt {t:.0}")).unwrap_or_else(|| "gültig".into());
+                    println!("{:<34}  {:<24}  {:<22}  {}", c.serial_hex, c.telematik_id, format!("{:.0}", c.not_after), status);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+

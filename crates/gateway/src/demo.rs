@@ -1,0 +1,215 @@
+//! `demo`: a complete training environment on one machine. Creates a data directory with
+//! the state's organisations and a development CA, registers practices and a hospital with
+//! their own client certificates, starts the server, lets the simulated practices submit
+//! participation cards over mutual TLS as their software would, and prints what happened
+//! and how to try it by hand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oegd_domain::{Checkup, Clock, OrgKind, TelematikId};
+use oegd_service::config::Config;
+use oegd_service::datadir::DataDir;
+use oegd_service::{ServiceError, admin};
+use oegd_web::client::ApiClient;
+
+use crate::serve;
+
+struct DemoPractice {
+    telematik_id: &'static str,
+    kind: OrgKind,
+    name: &'static str,
+    doctor: &'static str,
+    bsnr: &'static str,
+    lanr: &'static str,
+}
+
+const PRACTICES: &[DemoPractice] = &[
+    DemoPractice {
+        telematik_id: "1-2098123400",
+        kind: OrgKind::Praxis,
+        name: "Kinderarztpraxis Dr. Anja Möller",
+        doctor: "Dr. med. Anja Möller",
+        bsnr: "981234500",
+        lanr: "123456601",
+    },
+    DemoPractice {
+        telematik_id: "1-2098456700",
+        kind: OrgKind::Praxis,
+        name: "Praxis für Kinder- und Jugendmedizin Jörg Schütt",
+        doctor: "Jörg Schütt",
+        bsnr: "984567800",
+        lanr: "234567801",
+    },
+    DemoPractice {
+        telematik_id: "5-2-260120157",
+        kind: OrgKind::Krankenhaus,
+        name: "Klinikum Südstadt Rostock, Geburtshilfe",
+        doctor: "Dr. med. Lars Bräuer",
+        bsnr: "",
+        lanr: "345678901",
+    },
+];
+
+/// Synthetic children: (given, family, birth date, KVNR).
+const CHILDREN: &[(&str, &str, &str, Option<&str>)] = &[
+    ("Mira", "Behrendt", "2025-09-03", Some("B730152844")),
+    ("Jonas", "Krüger", "2025-05-17", None),
+    ("Lotta", "Weiß", "2024-12-02", None),
+    ("Emil", "Jäger", "2024-12-05", Some("J205774135")),
+    ("Ida", "Sturm", "2025-04-22", Some("S482153071")),
+    ("Theo", "Kaminski", "2023-10-09", Some("K641089233")),
+];
+
+pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
+    let root = data.unwrap_or_else(|| std::env::temp_dir().join(format!("oegd-demo-{}", uuid::Uuid::new_v4().simple())));
+    let dir = DataDir::new(&root);
+    let now = clock.now();
+
+    println!("== oegd-gateway Demo ==\n");
+    let fresh = !dir.database().exists();
+    if fresh {
+        let mut config = Config::new("MV");
+        config.api.listen = api_listen;
+        admin::init(&dir, &config, now).await?;
+        println!("1. Datenverzeichnis angelegt: {}", root.display());
+        println!("   Entwicklungs-CA (ECDSA P-256), Serverzertifikat, SQLite-Datenbank, LAGuS und 8 Gesundheitsämter.");
+    } else {
+        println!("1. Vorhandenes Datenverzeichnis: {}", root.display());
+    }
+
+    let store = admin::open_store(&dir).await?;
+    println!("2. Praxen und Klinik mit eigenem Client-Zertifikat (Telematik-ID und Rolle in der Admission-Erweiterung):");
+    for p in PRACTICES {
+        let id = TelematikId::parse(p.telematik_id).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if oegd_store::Store::organisation(&store, &id).await?.is_none() {
+            admin::add_organisation(&store, p.kind, p.name, id.clone(), vec![], now).await?;
+        }
+        let out = root.join("clients").join(p.telematik_id);
+        if !out.join("client.crt").exists() {
+            admin::issue_certificate(&dir, &store, &id, 365, &out, now).await?;
+        }
+        println!("   {:<16} {:<50} {}", p.telematik_id, p.name, out.display());
+    }
+    store.close().await;
+
+    let server = match serve::start(&dir, Some(api_listen), clock.clone()).await {
+        Ok(s) => s,
+        Err(_) => serve::start(&dir, Some(SocketAddr::from(([127, 0, 0, 1], 0))), clock.clone()).await?,
+    };
+    let addr = server.api_addr;
+    println!("3. Server gestartet: FHIR-API https://{addr}/fhir (nur mit gültigem Client-Zertifikat)\n");
+
+    println!("4. Die Praxissoftware meldet Teilnahmekarten (KBV_PR_MIO_PC_Bundle 1.0.1):");
+    let ca = std::fs::read_to_string(dir.ca_cert())?;
+    let examples = root.join("examples");
+    std::fs::create_dir_all(&examples)?;
+    let mut first_location = None;
+    for (i, (given, family, birth, kvnr)) in CHILDREN.iter().enumerate() {
+        let practice = PRACTICES.get(i % PRACTICES.len()).unwrap_or(&PRACTICES[0]);
+        let mut client = practice_client(&root, practice, addr, &ca)?;
+        let birth: jiff::civil::Date = birth.parse().map_err(|e: jiff::Error| ServiceError::Internal(e.to_string()))?;
+        let (checkup, exam) = due_checkup(birth, now);
+        let card = example_card(practice, given, family, birth, *kvnr, checkup, exam, now)?;
+        if i == 0 {
+            std::fs::write(examples.join("teilnahmekarte.json"), &card)?;
+        }
+        let resp = client.post("/fhir/Bundle", "application/fhir+json", card).await.map_err(internal)?;
+        let loc = resp.header("location").unwrap_or("-").to_owned();
+        println!("   {} meldet {} vom {}: HTTP {} {}", practice.name, checkup, exam, resp.status, loc);
+        first_location.get_or_insert(loc);
+    }
+
+    println!("\n5. Was das Gateway außerdem tut:");
+    let p0 = &PRACTICES[0];
+    let mut client = practice_client(&root, p0, addr, &ca)?;
+    let card = std::fs::read(examples.join("teilnahmekarte.json"))?;
+    let resp = client.post("/fhir/Bundle", "application/fhir+json", card.clone()).await.map_err(internal)?;
+    println!("   Dieselbe Karte noch einmal: HTTP {} (erste Quittung, nichts doppelt gespeichert)", resp.status);
+
+    let mut broken: serde_json::Value = serde_json::from_slice(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    broken["identifier"]["value"] = format!("urn:uuid:{}", uuid::Uuid::new_v4()).into();
+    if let Some(entries) = broken["entry"].as_array_mut() {
+        for e in entries.iter_mut() {
+            if e["resource"]["resourceType"] == "Encounter" {
+                if let Some(obj) = e["resource"].as_object_mut() {
+                    obj.remove("period");
+                }
+            }
+        }
+    }
+    let body = serde_json::to_vec(&broken).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    std::fs::write(examples.join("fehlerhafte-teilnahmekarte.json"), &body)?;
+    let resp = client.post("/fhir/Bundle", "application/fhir+json", body).await.map_err(internal)?;
+    println!("   Karte ohne Untersuchungsdatum: HTTP {}", resp.status);
+    if let Some(oo) = resp.json() {
+        for issue in oo["issue"].as_array().into_iter().flatten() {
+            println!("     {} – {}", issue["expression"][0].as_str().unwrap_or(""), issue["diagnostics"].as_str().unwrap_or(""));
+        }
+    }
+    if let Some(loc) = &first_location {
+        let mut other = practice_client(&root, &PRACTICES[1], addr, &ca)?;
+        let resp = other.get(loc).await.map_err(internal)?;
+        println!("   Eine andere Praxis fragt die Meldung der ersten ab: HTTP {} (sieht nur eigene Meldungen)", resp.status);
+    }
+    let anonymous = oegd_pki::client_config(&ca, None)?;
+    let mut anon = ApiClient::new(addr, "localhost", anonymous, false).map_err(internal)?;
+    match anon.get("/fhir/metadata").await {
+        Ok(r) => println!("   Ohne Client-Zertifikat: HTTP {} (unerwartet!)", r.status),
+        Err(_) => println!("   Ohne Client-Zertifikat: Verbindung abgelehnt (erreicht keinen Handler)"),
+    }
+
+    let store = admin::open_store(&dir).await?;
+    let reports = oegd_store::Store::reports(&store, &Default::default()).await?;
+    let audit = admin::verify_audit(&store).await?;
+    store.close().await;
+    println!("\n6. Gespeichert: {} Meldungen; Audit-Protokoll: {}", reports.len(), match audit {
+        Ok(v) => format!("intakt, {} Einträge", v.entries),
+        Err(b) => format!("VERLETZT ab Eintrag {}", b.seq),
+    });
+
+    let c = root.join("clients").join(p0.telematik_id);
+    println!("\nSelbst ausprobieren (in einem zweiten Terminal):\n");
+    println!(
+        "  curl --cacert {ca} --cert {crt} --key {key} \\\n    -H 'Content-Type: application/fhir+json' --data-binary @{card} \\\n    https://localhost:{port}/fhir/Bundle",
+        ca = c.join("ca.crt").display(),
+        crt = c.join("client.crt").display(),
+        key = c.join("client.key").display(),
+        card = examples.join("fehlerhafte-teilnahmekarte.json").display(),
+        port = addr.port()
+    );
+    println!("\n  oegd-gateway reports list --data {}", root.display());
+    println!("  oegd-gateway audit verify --data {}", root.display());
+
+    if once {
+        server.stop().await;
+        return Ok(());
+    }
+    println!("\nDer Server läuft, bis Sie Strg-C drücken.");
+    serve::shutdown_signal().await;
+    server.stop().await;
+    Ok(())
+}
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+fn practice_client(root: &std::path::Path, p: &DemoPractice, addr: SocketAddr, ca: &str) -> Result<ApiClient, ServiceError> {
+    let dir = root.join("clients").join(p.telematik_id);
+    let cert = std::fs::read_to_string(dir.join("client.crt"))?;
+    let key = std::fs::read_to_string(dir.join("client.key"))?;
+    let tls = oegd_pki::client_config(ca, Some((&cert, &key)))?;
+    ApiClient::new(addr, "localhost", tls, true).map_err(internal)
+}
+
+/// The last check-up a child of this age could have had, and a plausible date for it.
+fn due_checkup(birth: jiff::civil::Date, now: jiff::Timestamp) -> (Checkup, jiff::civil::Date) {
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let months = |m: i32| birth.checked_add(jiff::Span::new().months(m)).unwrap_or(birth);
+    let days = |d: i32| birth.checked_add(jiff::Span::new().days(d)).unwrap_or(birth);
+    let candidates =
+        [(Checkup::U2, days(5)), (Checkup::U3, days(30)), (Checkup::U4, months(3)), (Checkup::U5, months(6)), (Checkup::U6, months(11)), (Checkup::U7, months(22)), (Checkup::U7a, months(35))];
+    candidates.into_iter().filter(|(_, d)| *d < today).last().unwrap_or((Checkup::U2, days(5)))
+}

@@ -1,0 +1,24 @@
+//! The README's main command works: `demo --once` builds a training environment, the
+//! simulated practices' cards are accepted over mutual TLS, and the audit chain is intact.
+
+mod common;
+
+#[test]
+fn demo_runs_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let out = common::run(&["demo", "--once", "--api-listen", "127.0.0.1:0", "--data", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("HTTP 201").count(), 6, "{stdout}");
+    assert!(stdout.contains("Dieselbe Karte noch einmal: HTTP 200"), "{stdout}");
+    assert!(stdout.contains("Karte ohne Untersuchungsdatum: HTTP 422"), "{stdout}");
+    assert!(stdout.contains("Bundle.entry[1].resource.period.start") || stdout.contains("period.start"), "{stdout}");
+    assert!(stdout.contains("HTTP 404 (sieht nur eigene Meldungen)"), "{stdout}");
+    assert!(stdout.contains("Ohne Client-Zertifikat: Verbindung abgelehnt"), "{stdout}");
+    assert!(stdout.contains("Audit-Protokoll: intakt"), "{stdout}");
+    assert!(stdout.contains("curl --cacert"), "{stdout}");
+    // The printed curl line points at files that exist.
+    assert!(data.join("examples/fehlerhafte-teilnahmekarte.json").exists());
+    assert!(data.join("clients/1-2098123400/client.key").exists());
+}

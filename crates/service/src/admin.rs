@@ -1,0 +1,234 @@
+//! What an operator does at the command line: create a data directory, register
+//! organisations, issue and revoke client certificates, verify the audit log.
+
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use oegd_domain::{Kreisschluessel, OrgKind, TelematikId};
+use oegd_pki::{CaMaterial, ClientSubject, Revoked};
+use oegd_store::{Actor, AuditEvent, CertificateRecord, Organisation, Store, audit};
+use oegd_store_sqlite::SqliteStore;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::datadir::{DataDir, write_atomically};
+use crate::{ServiceError, states};
+
+const CA_DAYS: u32 = 3650;
+const SERVER_CERT_DAYS: u32 = 730;
+
+/// What `init` created.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitSummary {
+    pub state: String,
+    pub organisations: usize,
+    pub ca_certificate: String,
+}
+
+/// Creates a data directory: configuration, CA and server certificate, an empty CRL, the
+/// database with its migrations, and the state's organisations. Refuses an existing
+/// non-empty directory and leaves nothing behind when it fails.
+pub async fn init(dir: &DataDir, config: &Config, now: Timestamp) -> Result<InitSummary, ServiceError> {
+    let orgs = states::initial_organisations(&config.state).ok_or_else(|| {
+        ServiceError::Usage(format!("Unbekanntes Bundesland {:?}; bekannt sind: {}", config.state, states::STATES.join(", ")))
+    })?;
+    let root = dir.root();
+    let existed = root.exists();
+    if existed && std::fs::read_dir(root)?.next().is_some() {
+        return Err(ServiceError::Usage(format!(
+            "Das Datenverzeichnis {} existiert bereits und ist nicht leer; init ändert nichts.",
+            root.display()
+        )));
+    }
+    let result = create(dir, config, orgs, now).await;
+    if result.is_err() {
+        // Leave the place as we found it.
+        if existed {
+            if let Ok(entries) = std::fs::read_dir(root) {
+                for entry in entries.flatten() {
+                    let p = entry.path();
+                    let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+    result
+}
+
+async fn create(
+    dir: &DataDir,
+    config: &Config,
+    orgs: &[states::InitialOrganisation],
+    now: Timestamp,
+) -> Result<InitSummary, ServiceError> {
+    std::fs::create_dir_all(dir.pki())?;
+    write_atomically(&dir.config(), config.to_toml()?.as_bytes(), false)?;
+
+    let ca = oegd_pki::create_ca(&format!("oegd-gateway Entwicklungs-CA {}", config.state), now, CA_DAYS)?;
+    write_atomically(&dir.ca_cert(), ca.cert_pem.as_bytes(), false)?;
+    write_atomically(&dir.ca_key(), ca.key_pem.as_bytes(), true)?;
+    let server = oegd_pki::issue_server_cert(&ca, &config.tls.server_names, now, SERVER_CERT_DAYS)?;
+    write_atomically(&dir.server_cert(), server.cert_pem.as_bytes(), false)?;
+    write_atomically(&dir.server_key(), server.key_pem.as_bytes(), true)?;
+
+    let store = SqliteStore::open(&dir.database()).await?;
+    for o in orgs {
+        let telematik_id = o.telematik_id().ok_or_else(|| ServiceError::Internal("invalid built-in Telematik-ID".into()))?;
+        let org = Organisation { telematik_id, kind: o.kind, name: o.name.to_owned(), kreise: o.kreise(), created_at: now };
+        store.add_organisation(&org, &Actor::Operator).await?;
+    }
+    store
+        .append_audit(
+            &AuditEvent::new(&Actor::Operator, "gateway.initialised", &config.state, serde_json::json!({"state": config.state})),
+            now,
+        )
+        .await?;
+    write_crl(dir, &store, now).await?;
+    store.close().await;
+    Ok(InitSummary { state: config.state.clone(), organisations: orgs.len(), ca_certificate: dir.ca_cert().display().to_string() })
+}
+
+/// Opens the database of an existing data directory.
+pub async fn open_store(dir: &DataDir) -> Result<SqliteStore, ServiceError> {
+    if !dir.database().exists() {
+        return Err(ServiceError::Usage(format!(
+            "Kein Datenverzeichnis unter {} (zuerst: oegd-gateway init --data {}).",
+            dir.root().display(),
+            dir.root().display()
+        )));
+    }
+    Ok(SqliteStore::open_existing(&dir.database()).await?)
+}
+
+pub fn load_ca(dir: &DataDir) -> Result<CaMaterial, ServiceError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", p.display())))
+    };
+    Ok(CaMaterial { cert_pem: read(&dir.ca_cert())?, key_pem: read(&dir.ca_key())? })
+}
+
+/// Registers an organisation.
+pub async fn add_organisation<S: Store>(
+    store: &S,
+    kind: OrgKind,
+    name: &str,
+    telematik_id: TelematikId,
+    kreise: Vec<Kreisschluessel>,
+    now: Timestamp,
+) -> Result<Organisation, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ServiceError::Usage("Der Name muss 1 bis 200 Zeichen lang sein.".into()));
+    }
+    if kind == OrgKind::Gesundheitsamt && kreise.is_empty() {
+        return Err(ServiceError::Usage("Ein Gesundheitsamt braucht mindestens einen Kreisschlüssel (--kreis).".into()));
+    }
+    if kind != OrgKind::Gesundheitsamt && !kreise.is_empty() {
+        return Err(ServiceError::Usage("Nur Gesundheitsämter haben Kreisschlüssel.".into()));
+    }
+    let org = Organisation { telematik_id, kind, name: name.to_owned(), kreise, created_at: now };
+    store.add_organisation(&org, &Actor::Operator).await?;
+    Ok(org)
+}
+
+/// What `cert issue` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedSummary {
+    pub telematik_id: TelematikId,
+    pub serial: String,
+    pub not_after: Timestamp,
+    pub certificate: String,
+    pub key: String,
+    pub ca_certificate: String,
+}
+
+/// Issues a client certificate for a registered organisation and writes `client.crt`,
+/// `client.key` (mode 0600) and `ca.crt` into `out`.
+pub async fn issue_certificate<S: Store>(
+    dir: &DataDir,
+    store: &S,
+    telematik_id: &TelematikId,
+    days: u32,
+    out: &Path,
+    now: Timestamp,
+) -> Result<IssuedSummary, ServiceError> {
+    let org = store
+        .organisation(telematik_id)
+        .await?
+        .ok_or_else(|| ServiceError::Usage(format!("Organisation {telematik_id} ist nicht registriert (org add).")))?;
+    if days == 0 || days > 3650 {
+        return Err(ServiceError::Usage("Gültigkeit: 1 bis 3650 Tage.".into()));
+    }
+    let ca = load_ca(dir)?;
+    let subject =
+        ClientSubject { telematik_id: org.telematik_id.clone(), profession: org.kind.profession_oid(), org_name: org.name.clone() };
+    let not_after = now
+        .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let issued = oegd_pki::issue_client_cert(&ca, &subject, now, not_after)?;
+    std::fs::create_dir_all(out)?;
+    let (crt, key, ca_crt) = (out.join("client.crt"), out.join("client.key"), out.join("ca.crt"));
+    write_atomically(&crt, issued.cert_pem.as_bytes(), false)?;
+    write_atomically(&key, issued.key_pem.as_bytes(), true)?;
+    write_atomically(&ca_crt, ca.cert_pem.as_bytes(), false)?;
+    let record = CertificateRecord {
+        serial_hex: issued.serial_hex.clone(),
+        telematik_id: org.telematik_id.clone(),
+        not_before: issued.not_before,
+        not_after: issued.not_after,
+        issued_at: now,
+        revoked_at: None,
+    };
+    store.record_certificate(&record, &Actor::Operator).await?;
+    Ok(IssuedSummary {
+        telematik_id: org.telematik_id,
+        serial: issued.serial_hex,
+        not_after: issued.not_after,
+        certificate: crt.display().to_string(),
+        key: key.display().to_string(),
+        ca_certificate: ca_crt.display().to_string(),
+    })
+}
+
+/// Revokes every certificate of an organisation and publishes the new CRL, which a running
+/// server honours for the next connection.
+pub async fn revoke_certificates<S: Store>(
+    dir: &DataDir,
+    store: &S,
+    telematik_id: &TelematikId,
+    now: Timestamp,
+) -> Result<Vec<CertificateRecord>, ServiceError> {
+    let revoked = store.revoke_certificates(telematik_id, now, &Actor::Operator).await?;
+    if revoked.is_empty() {
+        return Err(ServiceError::Usage(format!("Für {telematik_id} gibt es kein gültiges Zertifikat zu sperren.")));
+    }
+    write_crl(dir, store, now).await?;
+    Ok(revoked)
+}
+
+/// Writes the CRL of all revoked certificates (atomically).
+pub async fn write_crl<S: Store>(dir: &DataDir, store: &S, now: Timestamp) -> Result<(), ServiceError> {
+    let ca = load_ca(dir)?;
+    let revoked: Vec<Revoked> = store
+        .certificates()
+        .await?
+        .into_iter()
+        .filter_map(|c| c.revoked_at.map(|at| Revoked { serial_hex: c.serial_hex, revoked_at: at }))
+        .collect();
+    let next_update = now
+        .checked_add(SignedDuration::from_hours(24 * 30))
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    // The CRL number must grow with every new list; the time in seconds does.
+    let number = u64::try_from(now.as_second()).unwrap_or(0);
+    let pem = oegd_pki::create_crl(&ca, &revoked, number, now, next_update)?;
+    write_atomically(&dir.crl(), pem.as_bytes(), false)?;
+    Ok(())
+}
+
+/// Verifies the audit chain.
+pub async fn verify_audit<S: Store>(store: &S) -> Result<Result<audit::Verified, audit::ChainBreak>, ServiceError> {
+    let (entries, head) = store.audit_log().await?;
+    Ok(audit::verify(&entries, head.as_ref()))
+}

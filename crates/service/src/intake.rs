@@ -1,0 +1,169 @@
+//! Secure intake: a participation card from an authenticated sender becomes a durably
+//! stored report with a receipt, exactly once.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use oegd_domain::{Clock, OrgKind, ProfessionOid, TelematikId};
+use oegd_fhir::{CardError, MediaType};
+use oegd_store::{Actor, InsertOutcome, NewReport, Organisation, ReportId, ReportSource, Store, StoredReport};
+use sha2::{Digest, Sha256};
+
+use crate::ServiceError;
+
+/// Who sent a request, as the client certificate says (never the request body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub telematik_id: TelematikId,
+    pub profession: ProfessionOid,
+}
+
+/// The outcome of a submission that was accepted.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub report: StoredReport,
+    /// False when the same card had been received before: `report` is the first one.
+    pub created: bool,
+}
+
+/// The application core over a store.
+pub struct Gateway<S> {
+    store: S,
+    clock: Arc<dyn Clock>,
+    office: Organisation,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn media_type_name(media: MediaType) -> &'static str {
+    match media {
+        MediaType::Json => "application/fhir+json",
+        MediaType::Xml => "application/fhir+xml",
+    }
+}
+
+impl<S: Store> Gateway<S> {
+    /// Starts the core; the state office registered in the store receives the reports.
+    pub async fn new(store: S, clock: Arc<dyn Clock>) -> Result<Self, ServiceError> {
+        let office = store
+            .organisations()
+            .await?
+            .into_iter()
+            .find(|o| o.kind == OrgKind::Landesamt)
+            .ok_or_else(|| ServiceError::Usage("Kein Landesamt registriert (oegd-gateway init legt es an).".into()))?;
+        Ok(Self { store, clock, office })
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The state office that receives reports.
+    pub fn receiving_office(&self) -> &Organisation {
+        &self.office
+    }
+
+    /// The registered organisation behind a certificate, if its role matches.
+    pub async fn organisation_of(&self, sender: &Sender) -> Result<Organisation, ServiceError> {
+        let org = self.store.organisation(&sender.telematik_id).await?.ok_or_else(|| {
+            ServiceError::Forbidden("Die Telematik-ID des Zertifikats ist beim Gateway nicht registriert.".into())
+        })?;
+        if org.kind.profession_oid() != sender.profession {
+            return Err(ServiceError::Forbidden(
+                "Die Rolle (professionOID) im Zertifikat passt nicht zur registrierten Organisation.".into(),
+            ));
+        }
+        Ok(org)
+    }
+
+    /// A card submitted by a practice or hospital over the API (or its web form).
+    pub async fn submit_card(
+        &self,
+        sender: &Sender,
+        media: MediaType,
+        body: &[u8],
+        source: ReportSource,
+    ) -> Result<Submission, ServiceError> {
+        let org = self.organisation_of(sender).await?;
+        if !matches!(org.kind, OrgKind::Praxis | OrgKind::Krankenhaus) {
+            return Err(ServiceError::Forbidden("Nur Arztpraxen und Krankenhäuser melden Teilnahmekarten.".into()));
+        }
+        let received_at = self.clock.now();
+        self.store_card(&sender.telematik_id, media, body, source, received_at, &Actor::Organisation(org.telematik_id))
+            .await
+    }
+
+    /// A digitised paper report or a migrated one, imported by an operator with the
+    /// sender and receipt time of the original.
+    pub async fn import_card(
+        &self,
+        sender: &TelematikId,
+        received_at: Timestamp,
+        media: MediaType,
+        body: &[u8],
+    ) -> Result<Submission, ServiceError> {
+        self.store_card(sender, media, body, ReportSource::Import, received_at, &Actor::Operator).await
+    }
+
+    async fn store_card(
+        &self,
+        sender: &TelematikId,
+        media: MediaType,
+        body: &[u8],
+        source: ReportSource,
+        received_at: Timestamp,
+        actor: &Actor,
+    ) -> Result<Submission, ServiceError> {
+        let card = oegd_fhir::read_card(media, body).map_err(|e| match e {
+            CardError::Unreadable(issues) => ServiceError::Unreadable(issues),
+            CardError::Invalid(issues) => ServiceError::Invalid(issues),
+        })?;
+        let facts_json = serde_json::to_string(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let report = NewReport {
+            id: ReportId(uuid::Uuid::new_v4().to_string()),
+            sender: sender.clone(),
+            card_id: card.card_id.clone(),
+            received_at,
+            source,
+            media_type: media_type_name(media).to_owned(),
+            body: body.to_vec(),
+            body_sha256: sha256_hex(body),
+            facts_sha256: sha256_hex(facts_json.as_bytes()),
+            facts_json,
+            checkup: card.checkup,
+            exam_date: card.exam_date,
+            receiving_office: self.office.telematik_id.clone(),
+        };
+        match self.store.insert_report(&report, actor).await? {
+            InsertOutcome::Inserted(report) => Ok(Submission { report, created: true }),
+            InsertOutcome::Existing(first) if first.facts_sha256 == report.facts_sha256 => {
+                Ok(Submission { report: first, created: false })
+            }
+            InsertOutcome::Existing(_) => Err(ServiceError::Conflict(
+                "Eine Teilnahmekarte mit dieser Kennung (Bundle.identifier) wurde bereits mit anderem Inhalt übermittelt. \
+                 Eine geänderte Karte braucht eine neue Kennung. / A card with this Bundle.identifier was already \
+                 submitted with different content."
+                    .into(),
+            )),
+        }
+    }
+
+    /// A stored report, for its sender or the state office; anyone else learns nothing,
+    /// not even that it exists.
+    pub async fn report_for(&self, requester: &Sender, id: &ReportId) -> Result<StoredReport, ServiceError> {
+        let not_found = || ServiceError::NotFound("Meldung nicht gefunden.".into());
+        let org = self.organisation_of(requester).await.map_err(|_| not_found())?;
+        let report = self.store.report(id).await?.ok_or_else(not_found)?;
+        if report.sender == org.telematik_id || org.kind == OrgKind::Landesamt {
+            Ok(report)
+        } else {
+            Err(not_found())
+        }
+    }
+}

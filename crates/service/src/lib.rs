@@ -1,0 +1,22 @@
+//! The gateway's application core.
+//!
+//! Turns requests from the edges (FHIR API, CLI, later the web UI) into domain operations
+//! over a [`Store`](oegd_store::Store). It knows nothing of HTTP: the web crate maps
+//! [`ServiceError`] to responses once.
+
+pub mod admin;
+pub mod config;
+pub mod datadir;
+mod error;
+pub mod import;
+mod intake;
+pub mod receipt;
+pub mod states;
+
+pub use error::ServiceError;
+pub use intake::{Gateway, Sender, Submission};
+
+/// SHA-256 (hex) of submitted bytes, as the receipt states it.
+pub fn receipt_sha256(bytes: &[u8]) -> String {
+    intake::sha256_hex(bytes)
+}

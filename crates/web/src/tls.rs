@@ -1,0 +1,122 @@
+//! The mutual-TLS accept loop.
+//!
+//! Architecture invariant: a request reaches a handler only over a connection whose client
+//! certificate chained to a trusted CA, was not revoked, and carried a readable identity
+//! (Telematik-ID and profession OID in the Admission extension). That identity is put on
+//! every request of the connection as a [`Sender`] extension; nothing in a request body can
+//! change it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use oegd_service::Sender;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// Limits that protect the server from slow or greedy clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line + headers).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Serves `app` on `listener` with mutual TLS until `shutdown` resolves, then lets open
+/// requests finish (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    // Each connection watches this; after shutdown we wait until every connection has
+    // dropped its receiver.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _peer_addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+                return; // cannot happen with a verifier that requires a certificate
+            };
+            let sender = match oegd_pki::read_identity(cert.as_ref()) {
+                Ok(peer) => Sender { telematik_id: peer.telematik_id, profession: peer.profession },
+                Err(e) => {
+                    tracing::warn!(error = %e, "client certificate without a usable identity");
+                    return;
+                }
+            };
+            let service = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(sender.clone());
+                app.clone().oneshot(req)
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192))
+                .keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stop.wait_for(|stopping| *stopping) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+}
