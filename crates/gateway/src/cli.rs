@@ -15,7 +15,11 @@ use oegd_store::{ReportFilter, Store};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "oegd-gateway", version, about = "Sicheres Gateway des Öffentlichen Gesundheitsdienstes: Meldeeingang für Teilnahmekarten der Kinder-Früherkennung")]
+#[command(
+    name = "oegd-gateway",
+    version,
+    about = "Sicheres Gateway des Öffentlichen Gesundheitsdienstes: Meldeeingang für Teilnahmekarten der Kinder-Früherkennung"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -258,7 +262,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             if json {
                 print_json(&reports)?;
             } else {
-                println!("{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}", "ID", "ABSENDER", "EINGANG", "U", "DATUM", "QUELLE");
+                println!(
+                    "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
+                    "ID", "ABSENDER", "EINGANG", "U", "DATUM", "QUELLE"
+                );
                 for r in &reports {
                     println!(
                         "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
@@ -285,7 +292,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             match result {
                 Ok(v) => {
                     if !json {
-                        let head = v.head.map(|h| format!(" (letzter Eintrag {}, Hash {})", h.seq, h.hash)).unwrap_or_default();
+                        let head = v
+                            .head
+                            .map(|h| format!(" (letzter Eintrag {}, Hash {})", h.seq, h.hash))
+                            .unwrap_or_default();
                         println!("Audit-Protokoll intakt: {} Einträge{head}", v.entries);
                     }
                 }
@@ -354,7 +364,12 @@ async fn cert(command: CertCommand, clock: Arc<dyn Clock>) -> Result<(), Service
             } else {
                 println!(
                     "Zertifikat für {} ausgestellt (Seriennummer {}, gültig bis {:.0}):\n  {}\n  {}\n  {}",
-                    issued.telematik_id, issued.serial, issued.not_after, issued.certificate, issued.key, issued.ca_certificate
+                    issued.telematik_id,
+                    issued.serial,
+                    issued.not_after,
+                    issued.certificate,
+                    issued.key,
+                    issued.ca_certificate
                 );
             }
         }
@@ -376,11 +391,16 @@ async fn cert(command: CertCommand, clock: Arc<dyn Clock>) -> Result<(), Service
                 println!("{:<34}  {:<24}  {:<22}  {}", "SERIENNUMMER", "TELEMATIK-ID", "GÜLTIG BIS", "STATUS");
                 for c in &certs {
                     let status = c.revoked_at.map(|t| format!("gesperrt {t:.0}")).unwrap_or_else(|| "gültig".into());
-                    println!("{:<34}  {:<24}  {:<22}  {}", c.serial_hex, c.telematik_id, format!("{:.0}", c.not_after), status);
+                    println!(
+                        "{:<34}  {:<24}  {:<22}  {}",
+                        c.serial_hex,
+                        c.telematik_id,
+                        format!("{:.0}", c.not_after),
+                        status
+                    );
                 }
             }
         }
     }
     Ok(())
 }
-

@@ -20,8 +20,8 @@ struct DemoPractice {
     telematik_id: &'static str,
     kind: OrgKind,
     name: &'static str,
-    doctor: &'static str,
-    bsnr: &'static str,
+    doctor_given: &'static str,
+    doctor_family: &'static str,
     lanr: &'static str,
 }
 
@@ -30,25 +30,25 @@ const PRACTICES: &[DemoPractice] = &[
         telematik_id: "1-2098123400",
         kind: OrgKind::Praxis,
         name: "Kinderarztpraxis Dr. Anja Möller",
-        doctor: "Dr. med. Anja Möller",
-        bsnr: "981234500",
+        doctor_given: "Anja",
+        doctor_family: "Möller",
         lanr: "123456601",
     },
     DemoPractice {
         telematik_id: "1-2098456700",
         kind: OrgKind::Praxis,
         name: "Praxis für Kinder- und Jugendmedizin Jörg Schütt",
-        doctor: "Jörg Schütt",
-        bsnr: "984567800",
-        lanr: "234567801",
+        doctor_given: "Jörg",
+        doctor_family: "Schütt",
+        lanr: "234567701",
     },
     DemoPractice {
         telematik_id: "5-2-260120157",
         kind: OrgKind::Krankenhaus,
         name: "Klinikum Südstadt Rostock, Geburtshilfe",
-        doctor: "Dr. med. Lars Bräuer",
-        bsnr: "",
-        lanr: "345678901",
+        doctor_given: "Lars",
+        doctor_family: "Bräuer",
+        lanr: "345678801",
     },
 ];
 
@@ -62,8 +62,14 @@ const CHILDREN: &[(&str, &str, &str, Option<&str>)] = &[
     ("Theo", "Kaminski", "2023-10-09", Some("K641089233")),
 ];
 
-pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
-    let root = data.unwrap_or_else(|| std::env::temp_dir().join(format!("oegd-demo-{}", uuid::Uuid::new_v4().simple())));
+pub async fn run(
+    data: Option<PathBuf>,
+    api_listen: SocketAddr,
+    once: bool,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServiceError> {
+    let root =
+        data.unwrap_or_else(|| std::env::temp_dir().join(format!("oegd-demo-{}", uuid::Uuid::new_v4().simple())));
     let dir = DataDir::new(&root);
     let now = clock.now();
 
@@ -80,7 +86,9 @@ pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, cloc
     }
 
     let store = admin::open_store(&dir).await?;
-    println!("2. Praxen und Klinik mit eigenem Client-Zertifikat (Telematik-ID und Rolle in der Admission-Erweiterung):");
+    println!(
+        "2. Praxen und Klinik mit eigenem Client-Zertifikat (Telematik-ID und Rolle in der Admission-Erweiterung):"
+    );
     for p in PRACTICES {
         let id = TelematikId::parse(p.telematik_id).map_err(|e| ServiceError::Internal(e.to_string()))?;
         if oegd_store::Store::organisation(&store, &id).await?.is_none() {
@@ -128,7 +136,8 @@ pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, cloc
     let resp = client.post("/fhir/Bundle", "application/fhir+json", card.clone()).await.map_err(internal)?;
     println!("   Dieselbe Karte noch einmal: HTTP {} (erste Quittung, nichts doppelt gespeichert)", resp.status);
 
-    let mut broken: serde_json::Value = serde_json::from_slice(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut broken: serde_json::Value =
+        serde_json::from_slice(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
     broken["identifier"]["value"] = format!("urn:uuid:{}", uuid::Uuid::new_v4()).into();
     if let Some(entries) = broken["entry"].as_array_mut() {
         for e in entries.iter_mut() {
@@ -145,13 +154,20 @@ pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, cloc
     println!("   Karte ohne Untersuchungsdatum: HTTP {}", resp.status);
     if let Some(oo) = resp.json() {
         for issue in oo["issue"].as_array().into_iter().flatten() {
-            println!("     {} – {}", issue["expression"][0].as_str().unwrap_or(""), issue["diagnostics"].as_str().unwrap_or(""));
+            println!(
+                "     {} – {}",
+                issue["expression"][0].as_str().unwrap_or(""),
+                issue["diagnostics"].as_str().unwrap_or("")
+            );
         }
     }
     if let Some(loc) = &first_location {
         let mut other = practice_client(&root, &PRACTICES[1], addr, &ca)?;
         let resp = other.get(loc).await.map_err(internal)?;
-        println!("   Eine andere Praxis fragt die Meldung der ersten ab: HTTP {} (sieht nur eigene Meldungen)", resp.status);
+        println!(
+            "   Eine andere Praxis fragt die Meldung der ersten ab: HTTP {} (sieht nur eigene Meldungen)",
+            resp.status
+        );
     }
     let anonymous = oegd_pki::client_config(&ca, None)?;
     let mut anon = ApiClient::new(addr, "localhost", anonymous, false).map_err(internal)?;
@@ -164,10 +180,14 @@ pub async fn run(data: Option<PathBuf>, api_listen: SocketAddr, once: bool, cloc
     let reports = oegd_store::Store::reports(&store, &Default::default()).await?;
     let audit = admin::verify_audit(&store).await?;
     store.close().await;
-    println!("\n6. Gespeichert: {} Meldungen; Audit-Protokoll: {}", reports.len(), match audit {
-        Ok(v) => format!("intakt, {} Einträge", v.entries),
-        Err(b) => format!("VERLETZT ab Eintrag {}", b.seq),
-    });
+    println!(
+        "\n6. Gespeichert: {} Meldungen; Audit-Protokoll: {}",
+        reports.len(),
+        match audit {
+            Ok(v) => format!("intakt, {} Einträge", v.entries),
+            Err(b) => format!("VERLETZT ab Eintrag {}", b.seq),
+        }
+    );
 
     let c = root.join("clients").join(p0.telematik_id);
     println!("\nSelbst ausprobieren (in einem zweiten Terminal):\n");
@@ -196,7 +216,12 @@ fn internal(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(e.to_string())
 }
 
-fn practice_client(root: &std::path::Path, p: &DemoPractice, addr: SocketAddr, ca: &str) -> Result<ApiClient, ServiceError> {
+fn practice_client(
+    root: &std::path::Path,
+    p: &DemoPractice,
+    addr: SocketAddr,
+    ca: &str,
+) -> Result<ApiClient, ServiceError> {
     let dir = root.join("clients").join(p.telematik_id);
     let cert = std::fs::read_to_string(dir.join("client.crt"))?;
     let key = std::fs::read_to_string(dir.join("client.key"))?;
@@ -209,7 +234,44 @@ fn due_checkup(birth: jiff::civil::Date, now: jiff::Timestamp) -> (Checkup, jiff
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     let months = |m: i32| birth.checked_add(jiff::Span::new().months(m)).unwrap_or(birth);
     let days = |d: i32| birth.checked_add(jiff::Span::new().days(d)).unwrap_or(birth);
-    let candidates =
-        [(Checkup::U2, days(5)), (Checkup::U3, days(30)), (Checkup::U4, months(3)), (Checkup::U5, months(6)), (Checkup::U6, months(11)), (Checkup::U7, months(22)), (Checkup::U7a, months(35))];
+    let candidates = [
+        (Checkup::U2, days(5)),
+        (Checkup::U3, days(30)),
+        (Checkup::U4, months(3)),
+        (Checkup::U5, months(6)),
+        (Checkup::U6, months(11)),
+        (Checkup::U7, months(22)),
+        (Checkup::U7a, months(35)),
+    ];
     candidates.into_iter().filter(|(_, d)| *d < today).last().unwrap_or((Checkup::U2, days(5)))
+}
+
+/// A participation card as the practice's software would write it.
+#[allow(clippy::too_many_arguments)]
+fn example_card(
+    practice: &DemoPractice,
+    given: &str,
+    family: &str,
+    birth: jiff::civil::Date,
+    kvnr: Option<&str>,
+    checkup: Checkup,
+    exam: jiff::civil::Date,
+    now: jiff::Timestamp,
+) -> Result<Vec<u8>, ServiceError> {
+    let input = oegd_fhir::CardInput {
+        practice_name: practice.name.to_owned(),
+        practitioner_given: practice.doctor_given.to_owned(),
+        practitioner_family: practice.doctor_family.to_owned(),
+        practitioner_lanr: Some(practice.lanr.to_owned()),
+        patient_given: given.to_owned(),
+        patient_family: family.to_owned(),
+        patient_birth_name: None,
+        birth_date: birth,
+        kvnr: kvnr.map(str::to_owned),
+        checkup,
+        exam_date: exam,
+        timestamp: now,
+        card_uuid: uuid::Uuid::new_v4(),
+    };
+    serde_json::to_vec_pretty(&oegd_fhir::build_card(&input)).map_err(internal)
 }

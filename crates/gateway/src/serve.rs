@@ -29,7 +29,11 @@ impl RunningServer {
 }
 
 /// Starts the API server of a data directory.
-pub async fn start(dir: &DataDir, api_listen: Option<SocketAddr>, clock: Arc<dyn Clock>) -> Result<RunningServer, ServiceError> {
+pub async fn start(
+    dir: &DataDir,
+    api_listen: Option<SocketAddr>,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServiceError> {
     let config = Config::load(&dir.config())?;
     let store = admin::open_store(dir).await?;
     let gateway = Arc::new(Gateway::new(store, clock).await?);

@@ -35,7 +35,8 @@ async fn sigkill_under_load_loses_no_acknowledged_report() {
         let addr = server.addr;
         let mut tasks = Vec::new();
         for worker in 0..8 {
-            let (certs, ca, template, acknowledged) = (certs.clone(), ca.clone(), template.clone(), acknowledged.clone());
+            let (certs, ca, template, acknowledged) =
+                (certs.clone(), ca.clone(), template.clone(), acknowledged.clone());
             tasks.push(tokio::spawn(async move {
                 let mut c = client(addr, &ca, Some(&certs), worker % 2 == 0);
                 for i in 0..10_000 {

@@ -30,7 +30,11 @@ pub struct InitSummary {
 /// non-empty directory and leaves nothing behind when it fails.
 pub async fn init(dir: &DataDir, config: &Config, now: Timestamp) -> Result<InitSummary, ServiceError> {
     let orgs = states::initial_organisations(&config.state).ok_or_else(|| {
-        ServiceError::Usage(format!("Unbekanntes Bundesland {:?}; bekannt sind: {}", config.state, states::STATES.join(", ")))
+        ServiceError::Usage(format!(
+            "Unbekanntes Bundesland {:?}; bekannt sind: {}",
+            config.state,
+            states::STATES.join(", ")
+        ))
     })?;
     let root = dir.root();
     let existed = root.exists();
@@ -75,19 +79,30 @@ async fn create(
 
     let store = SqliteStore::open(&dir.database()).await?;
     for o in orgs {
-        let telematik_id = o.telematik_id().ok_or_else(|| ServiceError::Internal("invalid built-in Telematik-ID".into()))?;
-        let org = Organisation { telematik_id, kind: o.kind, name: o.name.to_owned(), kreise: o.kreise(), created_at: now };
+        let telematik_id =
+            o.telematik_id().ok_or_else(|| ServiceError::Internal("invalid built-in Telematik-ID".into()))?;
+        let org =
+            Organisation { telematik_id, kind: o.kind, name: o.name.to_owned(), kreise: o.kreise(), created_at: now };
         store.add_organisation(&org, &Actor::Operator).await?;
     }
     store
         .append_audit(
-            &AuditEvent::new(&Actor::Operator, "gateway.initialised", &config.state, serde_json::json!({"state": config.state})),
+            &AuditEvent::new(
+                &Actor::Operator,
+                "gateway.initialised",
+                &config.state,
+                serde_json::json!({"state": config.state}),
+            ),
             now,
         )
         .await?;
     write_crl(dir, &store, now).await?;
     store.close().await;
-    Ok(InitSummary { state: config.state.clone(), organisations: orgs.len(), ca_certificate: dir.ca_cert().display().to_string() })
+    Ok(InitSummary {
+        state: config.state.clone(),
+        organisations: orgs.len(),
+        ca_certificate: dir.ca_cert().display().to_string(),
+    })
 }
 
 /// Opens the database of an existing data directory.
@@ -123,7 +138,9 @@ pub async fn add_organisation<S: Store>(
         return Err(ServiceError::Usage("Der Name muss 1 bis 200 Zeichen lang sein.".into()));
     }
     if kind == OrgKind::Gesundheitsamt && kreise.is_empty() {
-        return Err(ServiceError::Usage("Ein Gesundheitsamt braucht mindestens einen Kreisschlüssel (--kreis).".into()));
+        return Err(ServiceError::Usage(
+            "Ein Gesundheitsamt braucht mindestens einen Kreisschlüssel (--kreis).".into(),
+        ));
     }
     if kind != OrgKind::Gesundheitsamt && !kreise.is_empty() {
         return Err(ServiceError::Usage("Nur Gesundheitsämter haben Kreisschlüssel.".into()));
@@ -162,8 +179,11 @@ pub async fn issue_certificate<S: Store>(
         return Err(ServiceError::Usage("Gültigkeit: 1 bis 3650 Tage.".into()));
     }
     let ca = load_ca(dir)?;
-    let subject =
-        ClientSubject { telematik_id: org.telematik_id.clone(), profession: org.kind.profession_oid(), org_name: org.name.clone() };
+    let subject = ClientSubject {
+        telematik_id: org.telematik_id.clone(),
+        profession: org.kind.profession_oid(),
+        org_name: org.name.clone(),
+    };
     let not_after = now
         .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -217,9 +237,8 @@ pub async fn write_crl<S: Store>(dir: &DataDir, store: &S, now: Timestamp) -> Re
         .into_iter()
         .filter_map(|c| c.revoked_at.map(|at| Revoked { serial_hex: c.serial_hex, revoked_at: at }))
         .collect();
-    let next_update = now
-        .checked_add(SignedDuration::from_hours(24 * 30))
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let next_update =
+        now.checked_add(SignedDuration::from_hours(24 * 30)).map_err(|e| ServiceError::Internal(e.to_string()))?;
     // The CRL number must grow with every new list; the time in seconds does.
     let number = u64::try_from(now.as_second()).unwrap_or(0);
     let pem = oegd_pki::create_crl(&ca, &revoked, number, now, next_update)?;

@@ -34,7 +34,9 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "storage unavailable");
-                ServiceError::Unavailable("Der Speicher ist vorübergehend nicht verfügbar; bitte später erneut senden.".into())
+                ServiceError::Unavailable(
+                    "Der Speicher ist vorübergehend nicht verfügbar; bitte später erneut senden.".into(),
+                )
             }
             StoreError::AlreadyExists(m) => ServiceError::Usage(format!("existiert bereits: {m}")),
             StoreError::NotFound(m) => ServiceError::NotFound(m),

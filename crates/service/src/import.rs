@@ -72,12 +72,11 @@ pub async fn import_reports<S: Store>(
 }
 
 async fn import_line<S: Store>(gateway: &Gateway<S>, line: &str) -> Result<bool, ServiceError> {
-    let parsed: Line = serde_json::from_str(line)
-        .map_err(|e| ServiceError::Usage(format!("kein gültiges Importobjekt (Spalte {}): {}", e.column(), e.classify_str())))?;
-    let date: Date = parsed
-        .received_at
-        .parse()
-        .map_err(|_| ServiceError::Usage("received_at ist kein Datum JJJJ-MM-TT".into()))?;
+    let parsed: Line = serde_json::from_str(line).map_err(|e| {
+        ServiceError::Usage(format!("kein gültiges Importobjekt (Spalte {}): {}", e.column(), e.classify_str()))
+    })?;
+    let date: Date =
+        parsed.received_at.parse().map_err(|_| ServiceError::Usage("received_at ist kein Datum JJJJ-MM-TT".into()))?;
     let sender = TelematikId::parse(&parsed.sender_telematik_id)
         .map_err(|_| ServiceError::Usage("sender_telematik_id ist keine gültige Telematik-ID".into()))?;
     let body = serde_json::to_vec(&parsed.bundle).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -47,12 +47,10 @@ pub fn media_type_name(media: MediaType) -> &'static str {
 impl<S: Store> Gateway<S> {
     /// Starts the core; the state office registered in the store receives the reports.
     pub async fn new(store: S, clock: Arc<dyn Clock>) -> Result<Self, ServiceError> {
-        let office = store
-            .organisations()
-            .await?
-            .into_iter()
-            .find(|o| o.kind == OrgKind::Landesamt)
-            .ok_or_else(|| ServiceError::Usage("Kein Landesamt registriert (oegd-gateway init legt es an).".into()))?;
+        let office =
+            store.organisations().await?.into_iter().find(|o| o.kind == OrgKind::Landesamt).ok_or_else(|| {
+                ServiceError::Usage("Kein Landesamt registriert (oegd-gateway init legt es an).".into())
+            })?;
         Ok(Self { store, clock, office })
     }
 
@@ -160,10 +158,6 @@ impl<S: Store> Gateway<S> {
         let not_found = || ServiceError::NotFound("Meldung nicht gefunden.".into());
         let org = self.organisation_of(requester).await.map_err(|_| not_found())?;
         let report = self.store.report(id).await?.ok_or_else(not_found)?;
-        if report.sender == org.telematik_id || org.kind == OrgKind::Landesamt {
-            Ok(report)
-        } else {
-            Err(not_found())
-        }
+        if report.sender == org.telematik_id || org.kind == OrgKind::Landesamt { Ok(report) } else { Err(not_found()) }
     }
 }

@@ -74,6 +74,9 @@ mod tests {
                 assert_eq!(org.kreise().len(), org.kreise.len());
             }
         }
-        assert_eq!(initial_organisations("MV").unwrap().iter().filter(|o| o.kind == OrgKind::Gesundheitsamt).count(), 8);
+        assert_eq!(
+            initial_organisations("MV").unwrap().iter().filter(|o| o.kind == OrgKind::Gesundheitsamt).count(),
+            8
+        );
     }
 }

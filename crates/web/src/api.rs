@@ -69,7 +69,8 @@ async fn submit<S: Store>(
             ),
         )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
         return too_large();
     }
@@ -77,7 +78,11 @@ async fn submit<S: Store>(
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return too_large(),
         Err(_) => {
-            return outcome(StatusCode::BAD_REQUEST, "incomplete", "Die Anfrage wurde unvollständig übertragen. / Incomplete request body.");
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "incomplete",
+                "Die Anfrage wurde unvollständig übertragen. / Incomplete request body.",
+            );
         }
     };
     match state.gateway.submit_card(&sender, media, &bytes, ReportSource::Api).await {

@@ -53,9 +53,14 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(addr: SocketAddr, server_name: &str, tls: Arc<rustls::ClientConfig>, keep_alive: bool) -> Result<Self, ClientError> {
-        let server_name =
-            ServerName::try_from(server_name.to_owned()).map_err(|e| ClientError::Request(format!("server name: {e}")))?;
+    pub fn new(
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<rustls::ClientConfig>,
+        keep_alive: bool,
+    ) -> Result<Self, ClientError> {
+        let server_name = ServerName::try_from(server_name.to_owned())
+            .map_err(|e| ClientError::Request(format!("server name: {e}")))?;
         Ok(Self { addr, server_name, connector: TlsConnector::from(tls), keep_alive, conn: None })
     }
 
@@ -77,9 +82,13 @@ impl ApiClient {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Result<ApiResponse, ClientError> {
-        let mut sender = match self.conn.take() {
-            Some(mut s) if self.keep_alive && s.ready().await.is_ok() => s,
-            _ => self.connect().await?,
+        let reusable = match self.conn.take() {
+            Some(mut s) if self.keep_alive => s.ready().await.is_ok().then_some(s),
+            _ => None,
+        };
+        let mut sender = match reusable {
+            Some(s) => s,
+            None => self.connect().await?,
         };
         let mut req = Request::builder().method(method).uri(path).header("host", "oegd-gateway");
         if let Some(ct) = content_type {

@@ -26,7 +26,9 @@ pub fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
 pub fn error_response(e: ServiceError) -> Response {
     match e {
         ServiceError::Unreadable(issues) => fhir_json(StatusCode::BAD_REQUEST, &oegd_fhir::operation_outcome(&issues)),
-        ServiceError::Invalid(issues) => fhir_json(StatusCode::UNPROCESSABLE_ENTITY, &oegd_fhir::operation_outcome(&issues)),
+        ServiceError::Invalid(issues) => {
+            fhir_json(StatusCode::UNPROCESSABLE_ENTITY, &oegd_fhir::operation_outcome(&issues))
+        }
         ServiceError::Conflict(m) => outcome(StatusCode::CONFLICT, "conflict", &m),
         ServiceError::Forbidden(m) => outcome(StatusCode::FORBIDDEN, "forbidden", &m),
         ServiceError::NotFound(m) => outcome(StatusCode::NOT_FOUND, "not-found", &m),

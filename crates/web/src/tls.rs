@@ -105,7 +105,7 @@ pub async fn serve(
             tokio::pin!(conn);
             let result = tokio::select! {
                 result = conn.as_mut() => result,
-                _ = stop.wait_for(|stopping| *stopping) => {
+                () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
                 }

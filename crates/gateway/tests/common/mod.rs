@@ -137,5 +137,9 @@ pub fn client(addr: SocketAddr, ca: &str, certs: Option<&Certs>, keep_alive: boo
 }
 
 pub fn content_type_of(path: &Path) -> &'static str {
-    if path.extension().and_then(|e| e.to_str()) == Some("xml") { "application/fhir+xml" } else { "application/fhir+json" }
+    if path.extension().and_then(|e| e.to_str()) == Some("xml") {
+        "application/fhir+xml"
+    } else {
+        "application/fhir+json"
+    }
 }

@@ -1,0 +1,726 @@
+//! The blocking index and the decision.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use oegd_domain::{Kvnr, MeldeId};
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{DateLevel, NameLevel, compare_names, date_variants};
+use crate::normalise::{NameKey, signature};
+use crate::score::{
+    Comparison, DateComparison, KVNR_AGREE, KVNR_DISAGREE, KvnrComparison, KvnrLevel, MAX_VARIANT_SCORE, MatchedField,
+    NameComparison, SWAP_PENALTY, birth_name_weight, date_weight, family_weight, given_weight,
+};
+
+/// How many candidates a decision keeps, best first.
+pub const MAX_CANDIDATES: usize = 5;
+
+/// A child in the registration data, as the index needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredChild {
+    pub melde_id: MeldeId,
+    /// all given names, in register order (see [`crate::normalise::split_given_names`])
+    pub given_names: Vec<String>,
+    pub family_name: String,
+    pub birth_name: Option<String>,
+    pub birth_date: Date,
+    /// the KVNR remembered from a confirmed link, if any
+    pub kvnr: Option<Kvnr>,
+}
+
+/// The child as a participation card names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportedChild {
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_name: Option<String>,
+    pub birth_date: Date,
+    pub kvnr: Option<Kvnr>,
+}
+
+/// Score thresholds in bits (log2 likelihood ratio).
+///
+/// Defaults, and why: with a million registered children the prior odds that a report and
+/// one given child belong together are about 2⁻²⁰. A score of 32 bits therefore leaves
+/// posterior odds of about 2¹² (1 wrong link in ~4000 at the threshold, far fewer above it);
+/// in the `small` fixture every wrong top candidate scores below 20 and every right one
+/// whose names and date agree at least as "close" scores above 32. Between 16 and 32
+/// (names strong but the date only a variant; one name missing or only phonetic) a person
+/// decides. Below 16 (at best one name agrees) the report stays unlinked and is retried on
+/// later imports. `margin`: the best candidate must lead the second by at least this many
+/// bits to be linked automatically (two children with the same name born the same day).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// link automatically at or above
+    pub upper: f64,
+    /// review at or above (and below `upper`); unlinked below
+    pub lower: f64,
+    /// minimum lead of the best candidate over the second for an automatic link
+    pub margin: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { upper: 32.0, lower: 16.0, margin: 6.0 }
+    }
+}
+
+/// What happens to the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "melde_id")]
+pub enum Outcome {
+    /// linked automatically to this child
+    Linked(MeldeId),
+    /// a person decides (review queue)
+    Review,
+    /// no child good enough: retried on later registration imports
+    Unlinked,
+}
+
+/// Why the outcome is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// the card's KVNR is the one remembered on the child
+    KvnrEqual,
+    /// the best candidate scored at or above the upper threshold with a clear lead
+    AboveUpper,
+    /// above the upper threshold, but a twin or sibling (same birth date and family name)
+    /// is registered and the given name does not single out the child
+    Twin,
+    /// above the upper threshold, but the second candidate is too close
+    Ambiguous,
+    /// between the thresholds
+    BetweenThresholds,
+    /// below the lower threshold
+    BelowLower,
+    /// no registered child with this birth date or a variant of it
+    NoCandidate,
+}
+
+impl Reason {
+    /// The reason in German, for the review queue and the audit trail.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::KvnrEqual => "Die KVNR der Karte ist bei diesem Kind aus einer bestätigten Zuordnung bekannt.",
+            Self::AboveUpper => "Übereinstimmung über der oberen Schwelle mit deutlichem Abstand zum nächsten Kind.",
+            Self::Twin => {
+                "Ein Zwilling oder Geschwisterkind mit gleichem Geburtsdatum und Familiennamen ist gemeldet, \
+                 und der Vorname entscheidet nicht eindeutig: bitte prüfen."
+            }
+            Self::Ambiguous => "Mehrere Kinder passen fast gleich gut: bitte prüfen.",
+            Self::BetweenThresholds => "Übereinstimmung zwischen den Schwellen: bitte prüfen.",
+            Self::BelowLower => "Kein gemeldetes Kind passt ausreichend (Kind evtl. noch nicht gemeldet).",
+            Self::NoCandidate => {
+                "Kein gemeldetes Kind mit diesem oder einem ähnlichen Geburtsdatum (Kind evtl. noch nicht gemeldet)."
+            }
+        }
+    }
+}
+
+/// One registered child considered for a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub melde_id: MeldeId,
+    /// sum of the weights in bits
+    pub score: f64,
+    pub comparison: Comparison,
+}
+
+/// The result of [`LinkIndex::decide`]: stored as JSON with the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub reason: Reason,
+    /// best first, at most [`MAX_CANDIDATES`], plus any twin or sibling the twin rule
+    /// looked at
+    pub candidates: Vec<Candidate>,
+}
+
+impl Decision {
+    /// The decision in German: the reason, then each candidate with its comparison.
+    pub fn explain(&self) -> Vec<String> {
+        let mut out = vec![self.reason.explain().to_owned()];
+        for (i, c) in self.candidates.iter().enumerate() {
+            out.push(format!("Kandidat {} ({}): {}", i + 1, c.melde_id, crate::score::bits(c.score)));
+            out.extend(c.comparison.explain().into_iter().map(|s| format!("  {s}")));
+        }
+        out
+    }
+}
+
+/// Errors of the index's updates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkageError {
+    #[error("Kind nicht im Index")]
+    UnknownChild,
+    #[error("Diese KVNR ist bereits einem anderen Kind zugeordnet")]
+    KvnrHeldByOtherChild,
+}
+
+/// A registered child with its names prepared for comparison.
+#[derive(Debug, Clone)]
+struct Indexed {
+    child: RegisteredChild,
+    given: Vec<NameKey>,
+    /// all given names together, when there are several
+    all_given: Option<NameKey>,
+    family: NameKey,
+    birth: Option<NameKey>,
+}
+
+impl Indexed {
+    fn new(child: RegisteredChild) -> (Self, u128) {
+        let given: Vec<NameKey> = child.given_names.iter().map(|g| NameKey::given(g)).collect();
+        let all_given = (given.len() > 1).then(|| NameKey::given(&child.given_names.join(" ")));
+        let family = NameKey::family(&child.family_name);
+        let birth = child.birth_name.as_deref().map(NameKey::family).filter(|b| !b.is_empty() && *b != family);
+        let sig = signature(
+            given
+                .iter()
+                .map(|g| g.core.as_str())
+                .chain(std::iter::once(family.core.as_str()))
+                .chain(birth.iter().map(|b| b.core.as_str())),
+        );
+        (Self { child, given, all_given, family, birth }, sig)
+    }
+}
+
+/// The card's names prepared once per decision.
+struct Report<'a> {
+    child: &'a ReportedChild,
+    given: NameKey,
+    family: NameKey,
+    /// the given name prepared as a family name and vice versa, for swapped cards
+    given_as_family: NameKey,
+    family_as_given: NameKey,
+    birth: Option<NameKey>,
+    sig: u128,
+}
+
+impl<'a> Report<'a> {
+    fn new(child: &'a ReportedChild) -> Self {
+        let given = NameKey::given(&child.given_name);
+        let family = NameKey::family(&child.family_name);
+        let sig = signature([given.core.as_str(), family.core.as_str()]);
+        Self {
+            child,
+            given_as_family: NameKey::family(&child.given_name),
+            family_as_given: NameKey::given(&child.family_name),
+            given,
+            family,
+            birth: child.birth_name.as_deref().map(NameKey::family).filter(|b| !b.is_empty()),
+            sig,
+        }
+    }
+}
+
+/// The best level of `name` against several registered names, by weight.
+fn best_of<'a>(
+    name: &NameKey,
+    against: impl Iterator<Item = (&'a NameKey, MatchedField)>,
+    weight: fn(NameLevel) -> f64,
+) -> NameComparison {
+    let mut best = NameComparison { level: NameLevel::Missing, weight: f64::NEG_INFINITY, matched: None };
+    for (key, field) in against {
+        let level = compare_names(name, key);
+        let w = weight(level);
+        if w > best.weight || (best.matched.is_none() && level != NameLevel::Missing) {
+            best = NameComparison { level, weight: w, matched: Some(field) };
+        }
+        if level == NameLevel::Exact {
+            break;
+        }
+    }
+    if best.weight == f64::NEG_INFINITY {
+        best.weight = 0.0;
+    }
+    best
+}
+
+fn given_candidates(c: &Indexed) -> impl Iterator<Item = (&NameKey, MatchedField)> {
+    c.given
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g, MatchedField::GivenName { position: u8::try_from(i + 1).unwrap_or(u8::MAX) }))
+        .chain(c.all_given.iter().map(|a| (a, MatchedField::AllGivenNames)))
+}
+
+fn family_candidates(c: &Indexed) -> impl Iterator<Item = (&NameKey, MatchedField)> {
+    std::iter::once((&c.family, MatchedField::FamilyName)).chain(c.birth.iter().map(|b| (b, MatchedField::BirthName)))
+}
+
+fn compare(report: &Report<'_>, c: &Indexed, date: DateLevel) -> Comparison {
+    let given = best_of(&report.given, given_candidates(c), given_weight);
+    let family = best_of(&report.family, family_candidates(c), family_weight);
+    let mut names_swapped = false;
+    let (given, family) = if given.level == NameLevel::Exact && family.level == NameLevel::Exact {
+        (given, family)
+    } else {
+        let sg = best_of(&report.family_as_given, given_candidates(c), given_weight);
+        let sf = best_of(&report.given_as_family, family_candidates(c), family_weight);
+        if sg.weight + sf.weight + SWAP_PENALTY > given.weight + family.weight {
+            names_swapped = true;
+            (sg, sf)
+        } else {
+            (given, family)
+        }
+    };
+    let birth_name = match &report.birth {
+        Some(b) => best_of(b, family_candidates(c), birth_name_weight),
+        None => NameComparison { level: NameLevel::Missing, weight: 0.0, matched: None },
+    };
+    let kvnr = match (&report.child.kvnr, &c.child.kvnr) {
+        (Some(a), Some(b)) if a == b => KvnrComparison { level: KvnrLevel::Equal, weight: KVNR_AGREE },
+        (Some(_), Some(_)) => KvnrComparison { level: KvnrLevel::Different, weight: KVNR_DISAGREE },
+        _ => KvnrComparison { level: KvnrLevel::NotCompared, weight: 0.0 },
+    };
+    Comparison {
+        given_name: given,
+        family_name: family,
+        birth_name,
+        birth_date: DateComparison { level: date, weight: date_weight(date) },
+        kvnr,
+        names_swapped,
+        swap_weight: if names_swapped { SWAP_PENALTY } else { 0.0 },
+    }
+}
+
+/// Share of the report's bigram bits that a candidate with the card's birth date must
+/// have (pre-filter), in tenths.
+const SIGNATURE_MIN_TENTHS: u32 = 4;
+/// The same for a candidate whose birth date is only a variant of the card's: it can reach
+/// the review threshold only with strongly agreeing names.
+const SIGNATURE_MIN_TENTHS_VARIANT: u32 = 6;
+
+fn passes_prefilter(report_sig: u128, child_sig: u128, min_tenths: u32) -> bool {
+    let r = report_sig.count_ones();
+    r == 0 || (report_sig & child_sig).count_ones() * 10 >= r * min_tenths
+}
+
+/// Registered children indexed for linking: blocks by birth date (with the usual date
+/// errors) and by remembered KVNR. [`LinkIndex::decide`] takes `&self`, so reports can be
+/// decided in parallel; updates ([`LinkIndex::upsert`], [`LinkIndex::remember_kvnr`]) need
+/// `&mut self`.
+#[derive(Debug, Clone, Default)]
+pub struct LinkIndex {
+    slots: Vec<Option<Indexed>>,
+    /// bigram signatures, parallel to `slots` (kept apart so the pre-filter scans little memory)
+    sigs: Vec<u128>,
+    free: Vec<u32>,
+    by_id: HashMap<MeldeId, u32>,
+    by_date: HashMap<Date, Vec<u32>>,
+    by_kvnr: HashMap<Kvnr, u32>,
+    thresholds: Thresholds,
+}
+
+impl LinkIndex {
+    /// An index of these children with the default [`Thresholds`]. A later child with the
+    /// same `melde_id` replaces an earlier one.
+    pub fn new(children: impl IntoIterator<Item = RegisteredChild>) -> Self {
+        Self::with_thresholds(children, Thresholds::default())
+    }
+
+    /// An index with the given thresholds.
+    pub fn with_thresholds(children: impl IntoIterator<Item = RegisteredChild>, thresholds: Thresholds) -> Self {
+        let mut index = Self { thresholds, ..Self::default() };
+        for child in children {
+            index.upsert(child);
+        }
+        index
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
+        self.thresholds = thresholds;
+    }
+
+    /// Number of children in the index.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The child as the index holds it.
+    pub fn get(&self, melde_id: &MeldeId) -> Option<&RegisteredChild> {
+        let slot = *self.by_id.get(melde_id)?;
+        self.indexed(slot).map(|i| &i.child)
+    }
+
+    fn indexed(&self, slot: u32) -> Option<&Indexed> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Adds a child or replaces its record (a registration import's `geburt`, `zuzug` or
+    /// `aenderung`). A KVNR remembered on the old record is kept when the new one has none.
+    pub fn upsert(&mut self, mut child: RegisteredChild) {
+        let old = self.take(&child.melde_id);
+        if child.kvnr.is_none() {
+            child.kvnr = old.and_then(|o| o.child.kvnr);
+        }
+        if let Some(k) = &child.kvnr {
+            // a KVNR belongs to one child: an older holder loses it
+            if let Some(other) = self.by_kvnr.get(k).copied()
+                && let Some(Some(o)) = self.slots.get_mut(other as usize)
+            {
+                o.child.kvnr = None;
+            }
+        }
+        let (indexed, sig) = Indexed::new(child);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.sigs.push(0);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.by_id.insert(indexed.child.melde_id.clone(), slot);
+        self.by_date.entry(indexed.child.birth_date).or_default().push(slot);
+        if let Some(k) = &indexed.child.kvnr {
+            self.by_kvnr.insert(k.clone(), slot);
+        }
+        if let Some(s) = self.sigs.get_mut(slot as usize) {
+            *s = sig;
+        }
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some(indexed);
+        }
+    }
+
+    /// Removes a child (deleted from the register). Returns its last record.
+    pub fn remove(&mut self, melde_id: &MeldeId) -> Option<RegisteredChild> {
+        self.take(melde_id).map(|i| i.child)
+    }
+
+    fn take(&mut self, melde_id: &MeldeId) -> Option<Indexed> {
+        let slot = self.by_id.remove(melde_id)?;
+        let old = self.slots.get_mut(slot as usize)?.take()?;
+        if let Some(block) = self.by_date.get_mut(&old.child.birth_date) {
+            block.retain(|s| *s != slot);
+            if block.is_empty() {
+                self.by_date.remove(&old.child.birth_date);
+            }
+        }
+        if let Some(k) = &old.child.kvnr
+            && self.by_kvnr.get(k) == Some(&slot)
+        {
+            self.by_kvnr.remove(k);
+        }
+        self.free.push(slot);
+        Some(old)
+    }
+
+    /// Remembers the KVNR of a confirmed link on the child, so later cards with it link
+    /// exactly. Fails if the child is unknown or another child already holds the KVNR (then
+    /// [`LinkIndex::forget_kvnr`] on that child first, after a person has looked at it).
+    pub fn remember_kvnr(&mut self, melde_id: &MeldeId, kvnr: Kvnr) -> Result<(), LinkageError> {
+        let slot = *self.by_id.get(melde_id).ok_or(LinkageError::UnknownChild)?;
+        match self.by_kvnr.get(&kvnr) {
+            Some(s) if *s != slot => return Err(LinkageError::KvnrHeldByOtherChild),
+            _ => {}
+        }
+        let entry = self.slots.get_mut(slot as usize).and_then(Option::as_mut).ok_or(LinkageError::UnknownChild)?;
+        if let Some(old) = entry.child.kvnr.replace(kvnr.clone()) {
+            self.by_kvnr.remove(&old);
+        }
+        self.by_kvnr.insert(kvnr, slot);
+        Ok(())
+    }
+
+    /// Forgets the KVNR remembered on a child (a link was undone). Returns it.
+    pub fn forget_kvnr(&mut self, melde_id: &MeldeId) -> Result<Option<Kvnr>, LinkageError> {
+        let slot = *self.by_id.get(melde_id).ok_or(LinkageError::UnknownChild)?;
+        let entry = self.slots.get_mut(slot as usize).and_then(Option::as_mut).ok_or(LinkageError::UnknownChild)?;
+        let old = entry.child.kvnr.take();
+        if let Some(k) = &old {
+            self.by_kvnr.remove(k);
+        }
+        Ok(old)
+    }
+
+    /// Decides a report: linked, review or unlinked, with the best candidates and why.
+    pub fn decide(&self, reported: &ReportedChild) -> Decision {
+        let report = Report::new(reported);
+        let mut scored: Vec<(u32, Candidate)> = Vec::new();
+        let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<(u32, Candidate)>| {
+            if let Some(c) = self.indexed(slot) {
+                let comparison = compare(&report, c, level);
+                let score = comparison.total();
+                scored.push((slot, Candidate { melde_id: c.child.melde_id.clone(), score, comparison }));
+            }
+        };
+
+        let kvnr_slot = reported.kvnr.as_ref().and_then(|k| self.by_kvnr.get(k).copied());
+
+        if let Some(block) = self.by_date.get(&reported.birth_date) {
+            for &slot in block {
+                let sig = self.sigs.get(slot as usize).copied().unwrap_or(0);
+                if passes_prefilter(report.sig, sig, SIGNATURE_MIN_TENTHS) || Some(slot) == kvnr_slot {
+                    score_slot(slot, DateLevel::Exact, &mut scored);
+                }
+            }
+        }
+        let best_exact = scored.iter().map(|(_, c)| c.score).fold(f64::NEG_INFINITY, f64::max);
+        // A variant-date candidate scores at most MAX_VARIANT_SCORE: when the exact block
+        // already leads that by the margin, the variants cannot change the outcome.
+        if best_exact < MAX_VARIANT_SCORE + self.thresholds.margin {
+            for (date, level) in date_variants(reported.birth_date) {
+                if let Some(block) = self.by_date.get(&date) {
+                    for &slot in block {
+                        let sig = self.sigs.get(slot as usize).copied().unwrap_or(0);
+                        if passes_prefilter(report.sig, sig, SIGNATURE_MIN_TENTHS_VARIANT) || Some(slot) == kvnr_slot {
+                            score_slot(slot, level, &mut scored);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(k) = kvnr_slot
+            && !scored.iter().any(|(s, _)| *s == k)
+            && let Some(c) = self.indexed(k)
+        {
+            let level = crate::compare::compare_dates(reported.birth_date, c.child.birth_date);
+            score_slot(k, level, &mut scored);
+        }
+        scored.sort_by(|(_, a), (_, b)| b.score.total_cmp(&a.score).then_with(|| a.melde_id.cmp(&b.melde_id)));
+
+        let mut siblings = Vec::new();
+        let (outcome, reason) = self.outcome(&report, kvnr_slot, &mut scored, &mut siblings);
+        scored.truncate(MAX_CANDIDATES);
+        let mut candidates: Vec<Candidate> = scored.into_iter().map(|(_, c)| c).collect();
+        if !siblings.is_empty() {
+            candidates.extend(siblings);
+            candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.melde_id.cmp(&b.melde_id)));
+        }
+        Decision { outcome, reason, candidates }
+    }
+
+    fn outcome(
+        &self,
+        report: &Report<'_>,
+        kvnr_slot: Option<u32>,
+        scored: &mut Vec<(u32, Candidate)>,
+        siblings: &mut Vec<Candidate>,
+    ) -> (Outcome, Reason) {
+        let t = self.thresholds;
+        if let Some(k) = kvnr_slot
+            && let Some(pos) = scored.iter().position(|(s, _)| *s == k)
+        {
+            // decisive: move the KVNR's child to the front
+            let entry = scored.remove(pos);
+            let id = entry.1.melde_id.clone();
+            scored.insert(0, entry);
+            return (Outcome::Linked(id), Reason::KvnrEqual);
+        }
+        let Some((top_slot, top)) = scored.first().map(|(s, c)| (*s, c.clone())) else {
+            return (Outcome::Unlinked, Reason::NoCandidate);
+        };
+        if top.score < t.lower {
+            return (Outcome::Unlinked, Reason::BelowLower);
+        }
+        if top.score < t.upper {
+            return (Outcome::Review, Reason::BetweenThresholds);
+        }
+        if let Some((_, second)) = scored.get(1)
+            && top.score - second.score < t.margin
+        {
+            return (Outcome::Review, Reason::Ambiguous);
+        }
+        if !self.twins_allow(report, top_slot, &top, scored, siblings) {
+            return (Outcome::Review, Reason::Twin);
+        }
+        (Outcome::Linked(top.melde_id), Reason::AboveUpper)
+    }
+
+    /// The twin rule: when a sibling with the same birth date and family name is
+    /// registered, link automatically only if the card's given name equals one of the
+    /// child's given names and disagrees with every given name of each sibling. Siblings
+    /// that are not among the top candidates are added to `siblings`, so the reviewer sees
+    /// them.
+    fn twins_allow(
+        &self,
+        report: &Report<'_>,
+        top_slot: u32,
+        top: &Candidate,
+        scored: &[(u32, Candidate)],
+        siblings: &mut Vec<Candidate>,
+    ) -> bool {
+        let Some(top_child) = self.indexed(top_slot) else { return false };
+        let Some(block) = self.by_date.get(&top_child.child.birth_date) else { return true };
+        let mut allow = true;
+        for &slot in block {
+            if slot == top_slot {
+                continue;
+            }
+            let Some(sib) = self.indexed(slot) else { continue };
+            if sib.family.core != top_child.family.core {
+                continue;
+            }
+            let given_sib = if top.comparison.names_swapped { &report.family_as_given } else { &report.given };
+            let sib_given = best_of(given_sib, given_candidates(sib), given_weight);
+            if top.comparison.given_name.level != NameLevel::Exact || sib_given.level != NameLevel::Disagree {
+                allow = false;
+            }
+            if !scored.iter().take(MAX_CANDIDATES).any(|(s, _)| *s == slot) {
+                let level = crate::compare::compare_dates(report.child.birth_date, sib.child.birth_date);
+                let comparison = compare(report, sib, level);
+                let score = comparison.total();
+                siblings.push(Candidate { melde_id: sib.child.melde_id.clone(), score, comparison });
+            }
+        }
+        allow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn child(id: &str, given: &[&str], family: &str, born: Date) -> RegisteredChild {
+        RegisteredChild {
+            melde_id: MeldeId::parse(id).unwrap(),
+            given_names: given.iter().map(|g| (*g).to_owned()).collect(),
+            family_name: family.to_owned(),
+            birth_name: None,
+            birth_date: born,
+            kvnr: None,
+        }
+    }
+
+    fn card(given: &str, family: &str, born: Date) -> ReportedChild {
+        ReportedChild {
+            given_name: given.to_owned(),
+            family_name: family.to_owned(),
+            birth_name: None,
+            birth_date: born,
+            kvnr: None,
+        }
+    }
+
+    fn id(s: &str) -> MeldeId {
+        MeldeId::parse(s).unwrap()
+    }
+
+    fn index() -> LinkIndex {
+        LinkIndex::new([
+            child("A", &["Jakob"], "Tessmann", date(2020, 4, 4)),
+            child("B", &["Johanna", "Viktoria"], "Tessmann", date(2020, 4, 4)),
+            child("C", &["Till"], "von der Lühe", date(2022, 10, 23)),
+            child("D", &["Anna-Maria"], "Zühlke", date(2022, 8, 1)),
+            child("E", &["Lea"], "Berg", date(2021, 1, 1)),
+            child("F", &["Lia"], "Berg", date(2021, 1, 1)),
+        ])
+    }
+
+    #[test]
+    fn links_noisy_names() {
+        let ix = index();
+        let d = ix.decide(&card("Till", "Luehe", date(2022, 10, 23)));
+        assert_eq!(d.outcome, Outcome::Linked(id("C")));
+        let d = ix.decide(&card("Luehe", "Till", date(2022, 10, 23)));
+        assert_eq!(d.outcome, Outcome::Linked(id("C")));
+        assert!(d.candidates[0].comparison.names_swapped);
+        let d = ix.decide(&card("Nobody", "Else", date(2022, 10, 23)));
+        assert_eq!(d.outcome, Outcome::Unlinked);
+        let d = ix.decide(&card("Till", "Lühe", date(2019, 1, 1)));
+        assert_eq!((d.outcome, d.reason), (Outcome::Unlinked, Reason::NoCandidate));
+    }
+
+    #[test]
+    fn swapped_date_goes_to_review_with_the_child_on_top() {
+        let d = index().decide(&card("Anna-Maria", "Zühlke", date(2022, 1, 8)));
+        assert_eq!(d.outcome, Outcome::Review);
+        assert_eq!(d.candidates[0].melde_id, id("D"));
+        assert_eq!(d.candidates[0].comparison.birth_date.level, DateLevel::DayMonthSwapped);
+    }
+
+    #[test]
+    fn twins() {
+        let ix = index();
+        // the given name singles out the twin
+        assert_eq!(ix.decide(&card("Jakob", "Tessmann", date(2020, 4, 4))).outcome, Outcome::Linked(id("A")));
+        assert_eq!(ix.decide(&card("Viktoria", "Tessmann", date(2020, 4, 4))).outcome, Outcome::Linked(id("B")));
+        // a typo in a twin's given name: review, both twins shown
+        let d = ix.decide(&card("Jakop", "Tessmann", date(2020, 4, 4)));
+        assert_eq!((d.outcome, d.reason), (Outcome::Review, Reason::Twin));
+        assert!(d.candidates.iter().any(|c| c.melde_id == id("B")));
+        // given names close to each other (Lea/Lia): no automatic link
+        let d = ix.decide(&card("Lea", "Berg", date(2021, 1, 1)));
+        assert_eq!(d.outcome, Outcome::Review);
+        assert_eq!(d.candidates[0].melde_id, id("E"));
+    }
+
+    #[test]
+    fn kvnr_decides_and_can_be_forgotten() {
+        let mut ix = index();
+        let k = Kvnr::parse("B730152844").unwrap();
+        ix.remember_kvnr(&id("E"), k.clone()).unwrap();
+        assert_eq!(ix.remember_kvnr(&id("F"), k.clone()), Err(LinkageError::KvnrHeldByOtherChild));
+        assert_eq!(ix.remember_kvnr(&id("X"), k.clone()), Err(LinkageError::UnknownChild));
+        let mut c = card("Lea", "Berg", date(2021, 1, 1));
+        c.kvnr = Some(k.clone());
+        let d = ix.decide(&c);
+        assert_eq!((d.outcome.clone(), d.reason), (Outcome::Linked(id("E")), Reason::KvnrEqual));
+        // even with a wrong date, the KVNR finds the child
+        c.birth_date = date(2021, 6, 30);
+        assert_eq!(ix.decide(&c).outcome, Outcome::Linked(id("E")));
+        // a different KVNR on a card counts strongly against the child
+        let mut other = card("Lea", "Berg", date(2021, 1, 1));
+        other.kvnr = Some(Kvnr::parse("S482153071").unwrap());
+        let d = ix.decide(&other);
+        let e = d.candidates.iter().find(|c| c.melde_id == id("E")).unwrap();
+        assert_eq!(e.comparison.kvnr.level, KvnrLevel::Different);
+        // an update of the record keeps the KVNR
+        ix.upsert(child("E", &["Lea"], "Berg-Schulz", date(2021, 1, 1)));
+        assert_eq!(ix.get(&id("E")).unwrap().kvnr, Some(k.clone()));
+        assert_eq!(ix.forget_kvnr(&id("E")).unwrap(), Some(k));
+        assert_eq!(ix.decide(&c).outcome, Outcome::Unlinked);
+    }
+
+    #[test]
+    fn upsert_moves_a_child_and_remove_deletes_it() {
+        let mut ix = index();
+        assert_eq!(ix.len(), 6);
+        ix.upsert(child("C", &["Till"], "Schulz", date(2022, 10, 24)));
+        assert_eq!(ix.len(), 6);
+        assert_eq!(ix.decide(&card("Till", "Schulz", date(2022, 10, 24))).outcome, Outcome::Linked(id("C")));
+        assert_eq!(ix.decide(&card("Till", "Lühe", date(2022, 10, 23))).outcome, Outcome::Unlinked);
+        assert!(ix.remove(&id("C")).is_some());
+        assert_eq!(ix.len(), 5);
+        assert!(ix.decide(&card("Till", "Schulz", date(2022, 10, 24))).candidates.is_empty());
+        ix.upsert(child("G", &["Till"], "Schulz", date(2022, 10, 24)));
+        assert_eq!(ix.decide(&card("Till", "Schulz", date(2022, 10, 24))).outcome, Outcome::Linked(id("G")));
+    }
+
+    #[test]
+    fn same_name_same_day_is_ambiguous() {
+        let mut ix = index();
+        ix.upsert(child("H", &["Till"], "von der Lühe", date(2022, 10, 23)));
+        let d = ix.decide(&card("Till", "von der Lühe", date(2022, 10, 23)));
+        assert_eq!(d.outcome, Outcome::Review);
+    }
+
+    #[test]
+    fn decision_is_json_and_explains_itself_in_german() {
+        let d = index().decide(&card("Theodor", "Luehe", date(2022, 10, 23)));
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(json.contains("\"kind\":\"review\""), "{json}");
+        let back: Decision = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+        let text = d.explain().join("\n");
+        assert!(text.contains("Familienname: stimmt überein"), "{text}");
+        assert!(text.contains("Vorname: weicht ab"), "{text}");
+        let linked = index().decide(&card("Jakob", "Tessmann", date(2020, 4, 4)));
+        let json = serde_json::to_value(&linked).unwrap();
+        assert_eq!(json["outcome"], serde_json::json!({"kind": "linked", "melde_id": "A"}));
+    }
+}

@@ -1,0 +1,215 @@
+//! Names → comparable form.
+//!
+//! [`fold`] lower-cases, writes German umlauts out (ä→ae, ö→oe, ü→ue, ß→ss), folds other
+//! diacritics (é→e, ş→s, ç→c through NFKD; ł→l, ı→i, ø→oe, æ→ae … through a table for the
+//! letters NFKD does not decompose) and turns hyphens, apostrophes and other punctuation
+//! into single spaces. [`strip_particles`] removes name particles (von, van, der, de, zu,
+//! al, el, …) from a folded family name so that "von der Lühe" compares equal to "Lühe".
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+/// Letters that NFKD leaves alone (or decomposes the German way we do not want) and their
+/// ASCII spelling. Checked before NFKD.
+fn table(c: char) -> Option<&'static str> {
+    Some(match c {
+        'ä' => "ae",
+        'ö' => "oe",
+        'ü' => "ue",
+        'ß' => "ss",
+        'ł' => "l",
+        'ı' => "i",
+        'đ' | 'ð' => "d",
+        'ø' => "oe",
+        'æ' => "ae",
+        'œ' => "oe",
+        'þ' => "th",
+        'ħ' => "h",
+        'ŧ' => "t",
+        'ŀ' => "l",
+        _ => return None,
+    })
+}
+
+struct Folder {
+    out: String,
+    pending_space: bool,
+}
+
+impl Folder {
+    fn push(&mut self, c: char) {
+        if self.pending_space && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.pending_space = false;
+        self.out.push(c);
+    }
+
+    fn push_str(&mut self, s: &str) {
+        s.chars().for_each(|c| self.push(c));
+    }
+
+    fn letter(&mut self, c: char) {
+        if let Some(rep) = table(c) {
+            self.push_str(rep);
+        } else if c.is_ascii_alphanumeric() {
+            self.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            // NFKD: keep the base letters, drop the combining marks; a letter without an
+            // ASCII decomposition (Cyrillic, Arabic, …) is kept as it is.
+            decompose_compatible(c, |d| {
+                if let Some(rep) = table(d) {
+                    self.push_str(rep);
+                } else if d.is_ascii_alphanumeric() {
+                    self.push(d.to_ascii_lowercase());
+                } else if d.is_alphanumeric() && !is_combining_mark(d) {
+                    for l in d.to_lowercase() {
+                        self.push(l);
+                    }
+                }
+            });
+        } else if !is_combining_mark(c) {
+            // whitespace, hyphen, apostrophe, dot, any other punctuation: a word boundary
+            self.pending_space = true;
+        }
+    }
+}
+
+/// Folds a name to lower-case ASCII words separated by single spaces (see the module doc).
+/// Letters of scripts without an ASCII decomposition are kept, lower-cased.
+pub fn fold(name: &str) -> String {
+    let mut f = Folder { out: String::with_capacity(name.len() + 4), pending_space: false };
+    for c in name.nfc() {
+        for l in c.to_lowercase() {
+            f.letter(l);
+        }
+    }
+    f.out
+}
+
+/// Name particles removed from family names (after [`fold`]): German, Dutch, French,
+/// Italian, Spanish, Portuguese and Arabic articles and prepositions.
+pub const PARTICLES: &[&str] = &[
+    "von", "vom", "van", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "zu", "zum", "zur", "ten",
+    "ter", "te", "le", "la", "al", "el", "y",
+];
+
+/// Removes the particles from a folded family name ("von der luehe" → "luehe"). A name that
+/// consists of particles only is returned unchanged.
+pub fn strip_particles(folded: &str) -> String {
+    let core: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty() && !PARTICLES.contains(t)).collect();
+    if core.is_empty() { folded.to_owned() } else { core.join(" ") }
+}
+
+/// Splits the registration data's `vornamen` ("Jule Charlotte", "Lea-Sophie Marie") into the
+/// single given names; a hyphenated name stays one name.
+pub fn split_given_names(vornamen: &str) -> Vec<String> {
+    vornamen.split_whitespace().map(str::to_owned).collect()
+}
+
+/// A name prepared for comparison: folded, without particles (family names), and its
+/// Kölner Phonetik code. Computed once per registered child and once per report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct NameKey {
+    /// folded, particles kept
+    pub full: String,
+    /// folded, particles removed (family names) or equal to `full` (given names)
+    pub core: String,
+    /// Kölner Phonetik of `core`
+    pub code: String,
+}
+
+impl NameKey {
+    pub fn given(name: &str) -> Self {
+        let full = fold(name);
+        let code = crate::phonetic::code_folded(&full);
+        Self { core: full.clone(), full, code }
+    }
+
+    pub fn family(name: &str) -> Self {
+        let full = fold(name);
+        let core = strip_particles(&full);
+        let code = crate::phonetic::code_folded(&core);
+        Self { full, core, code }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.core.is_empty()
+    }
+}
+
+/// Bigram signature of the words of some names (a 128-bit set of hashed bigrams, words
+/// padded with a boundary mark). Used by the index as a cheap pre-filter before the full
+/// comparison: a candidate whose names share too few bigrams with the report cannot score.
+pub(crate) fn signature<'a>(names: impl IntoIterator<Item = &'a str>) -> u128 {
+    let mut sig = 0u128;
+    for name in names {
+        for word in name.split(' ').filter(|w| !w.is_empty()) {
+            let mut prev = '^';
+            for c in word.chars().chain(std::iter::once('$')) {
+                let h = (u32::from(prev).wrapping_mul(0x9E37_79B1) ^ u32::from(c).wrapping_mul(0x85EB_CA77))
+                    .rotate_left(13)
+                    .wrapping_mul(0xC2B2_AE3D);
+                sig |= 1u128 << (h >> 25);
+                prev = c;
+            }
+        }
+    }
+    sig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_umlauts_accents_and_separators() {
+        for (input, want) in [
+            ("Möller", "moeller"),
+            ("Moeller", "moeller"),
+            ("Haß", "hass"),
+            ("HASS", "hass"),
+            ("Rüß", "ruess"),
+            ("Ayşe", "ayse"),
+            ("Kılıç", "kilic"),
+            ("Łukasz Wałęsa", "lukasz walesa"),
+            ("Jérôme", "jerome"),
+            ("Zoé", "zoe"),
+            ("Maëlle", "maelle"),
+            ("Lea-Sophie", "lea sophie"),
+            ("  O'Brien -- Smith ", "o brien smith"),
+            ("Mu\u{0308}ller", "mueller"), // decomposed input
+            ("Søren Ærø", "soeren aeroe"),
+            ("ẞTRASSE", "sstrasse"),
+            ("İpek", "ipek"),
+            ("Nguyễn Thị", "nguyen thi"),
+            ("", ""),
+            ("---", ""),
+        ] {
+            assert_eq!(fold(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn strips_particles() {
+        assert_eq!(strip_particles(&fold("von der Lühe")), "luehe");
+        assert_eq!(strip_particles(&fold("Al-Masri")), "masri");
+        assert_eq!(strip_particles(&fold("van den Berg")), "berg");
+        assert_eq!(strip_particles(&fold("Schmidt-Sommer")), "schmidt sommer");
+        assert_eq!(strip_particles(&fold("Von")), "von");
+        assert_eq!(NameKey::family("von der Lühe").core, NameKey::family("Luehe").core);
+    }
+
+    #[test]
+    fn splits_given_names() {
+        assert_eq!(split_given_names("Hannes Heinrich  Friedrich"), ["Hannes", "Heinrich", "Friedrich"]);
+        assert_eq!(split_given_names("Lea-Sophie Marie"), ["Lea-Sophie", "Marie"]);
+    }
+
+    #[test]
+    fn signature_overlap() {
+        let a = signature(["max", "hinz"]);
+        let b = signature(["maax", "hinz"]);
+        assert!((a & b).count_ones() * 10 >= a.count_ones() * 8);
+    }
+}
