@@ -87,7 +87,7 @@ impl Checkup {
 
 impl fmt::Display for Checkup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 

@@ -54,7 +54,7 @@ impl OrgKind {
 
 impl fmt::Display for OrgKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

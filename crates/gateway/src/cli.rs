@@ -262,10 +262,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             if json {
                 print_json(&reports)?;
             } else {
-                println!(
-                    "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
-                    "ID", "ABSENDER", "EINGANG", "U", "DATUM", "QUELLE"
-                );
+                println!("{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  QUELLE", "ID", "ABSENDER", "EINGANG", "U", "DATUM");
                 for r in &reports {
                     println!(
                         "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
@@ -340,7 +337,7 @@ async fn org(command: OrgCommand, clock: Arc<dyn Clock>) -> Result<(), ServiceEr
             if json {
                 print_json(&orgs)?;
             } else {
-                println!("{:<24}  {:<15}  {:<12}  {}", "TELEMATIK-ID", "ART", "KREISE", "NAME");
+                println!("{:<24}  {:<15}  {:<12}  NAME", "TELEMATIK-ID", "ART", "KREISE");
                 for o in &orgs {
                     let kreise: Vec<&str> = o.kreise.iter().map(Kreisschluessel::as_str).collect();
                     println!("{:<24}  {:<15}  {:<12}  {}", o.telematik_id, o.kind.label(), kreise.join(","), o.name);
@@ -388,7 +385,7 @@ async fn cert(command: CertCommand, clock: Arc<dyn Clock>) -> Result<(), Service
             if json {
                 print_json(&certs)?;
             } else {
-                println!("{:<34}  {:<24}  {:<22}  {}", "SERIENNUMMER", "TELEMATIK-ID", "GÜLTIG BIS", "STATUS");
+                println!("{:<34}  {:<24}  {:<22}  STATUS", "SERIENNUMMER", "TELEMATIK-ID", "GÜLTIG BIS");
                 for c in &certs {
                     let status = c.revoked_at.map(|t| format!("gesperrt {t:.0}")).unwrap_or_else(|| "gültig".into());
                     println!(

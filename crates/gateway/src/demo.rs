@@ -25,7 +25,7 @@ struct DemoPractice {
     lanr: &'static str,
 }
 
-const PRACTICES: &[DemoPractice] = &[
+const PRACTICES: [DemoPractice; 3] = [
     DemoPractice {
         telematik_id: "1-2098123400",
         kind: OrgKind::Praxis,
@@ -138,14 +138,14 @@ pub async fn run(
 
     let mut broken: serde_json::Value =
         serde_json::from_slice(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    broken["identifier"]["value"] = format!("urn:uuid:{}", uuid::Uuid::new_v4()).into();
-    if let Some(entries) = broken["entry"].as_array_mut() {
-        for e in entries.iter_mut() {
-            if e["resource"]["resourceType"] == "Encounter" {
-                if let Some(obj) = e["resource"].as_object_mut() {
-                    obj.remove("period");
-                }
-            }
+    if let Some(id) = broken.pointer_mut("/identifier/value") {
+        *id = format!("urn:uuid:{}", uuid::Uuid::new_v4()).into();
+    }
+    for entry in broken.get_mut("entry").and_then(|e| e.as_array_mut()).into_iter().flatten() {
+        if let Some(resource) = entry.get_mut("resource").and_then(|r| r.as_object_mut())
+            && resource.get("resourceType").and_then(|t| t.as_str()) == Some("Encounter")
+        {
+            resource.remove("period");
         }
     }
     let body = serde_json::to_vec(&broken).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -153,11 +153,11 @@ pub async fn run(
     let resp = client.post("/fhir/Bundle", "application/fhir+json", body).await.map_err(internal)?;
     println!("   Karte ohne Untersuchungsdatum: HTTP {}", resp.status);
     if let Some(oo) = resp.json() {
-        for issue in oo["issue"].as_array().into_iter().flatten() {
+        for issue in oo.get("issue").and_then(|i| i.as_array()).into_iter().flatten() {
             println!(
                 "     {} – {}",
-                issue["expression"][0].as_str().unwrap_or(""),
-                issue["diagnostics"].as_str().unwrap_or("")
+                issue.pointer("/expression/0").and_then(|e| e.as_str()).unwrap_or(""),
+                issue.get("diagnostics").and_then(|d| d.as_str()).unwrap_or("")
             );
         }
     }
@@ -243,7 +243,7 @@ fn due_checkup(birth: jiff::civil::Date, now: jiff::Timestamp) -> (Checkup, jiff
         (Checkup::U7, months(22)),
         (Checkup::U7a, months(35)),
     ];
-    candidates.into_iter().filter(|(_, d)| *d < today).last().unwrap_or((Checkup::U2, days(5)))
+    candidates.into_iter().rfind(|(_, d)| *d < today).unwrap_or((Checkup::U2, days(5)))
 }
 
 /// A participation card as the practice's software would write it.
