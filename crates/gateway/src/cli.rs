@@ -74,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// The register of children (Meldedaten).
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Received reports.
     Reports {
         #[command(subcommand)]
@@ -180,6 +185,21 @@ enum ReportsCommand {
 }
 
 #[derive(Subcommand)]
+enum RegistryCommand {
+    /// Import a Meldedaten CSV file (idempotent; unreadable rows are reported and skipped).
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        file: PathBuf,
+        /// Import nothing if any row is unreadable.
+        #[arg(long)]
+        strict: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain; names the first broken entry.
     Verify {
@@ -232,6 +252,38 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
         }
         Command::Org { command } => org(command, clock).await?,
         Command::Cert { command } => cert(command, clock).await?,
+        Command::Registry { command: RegistryCommand::Import { data, file, strict, json } } => {
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", file.display())))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let result = oegd_service::registry::import_registry(&store, &name, &bytes, strict, clock.now()).await;
+            store.close().await;
+            let summary = result?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                for e in &summary.errors {
+                    println!("Zeile {}: {}", e.line, e.message);
+                }
+                if summary.imported {
+                    println!(
+                        "Lieferung {} importiert: {} Ereignisse, {} Zeilen nicht lesbar",
+                        summary.delivery,
+                        summary.rows,
+                        summary.errors.len()
+                    );
+                } else {
+                    println!(
+                        "Diese Datei wurde bereits als Lieferung {} importiert; nichts geändert.",
+                        summary.delivery
+                    );
+                }
+            }
+            if !summary.errors.is_empty() {
+                return Ok(ExitCode::from(3));
+            }
+        }
         Command::Reports { command: ReportsCommand::Import { data, file, json } } => {
             let store = admin::open_store(&DataDir::new(&data.data)).await?;
             let gateway = Gateway::new(store, clock).await?;

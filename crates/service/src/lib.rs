@@ -11,6 +11,7 @@ mod error;
 pub mod import;
 mod intake;
 pub mod receipt;
+pub mod registry;
 pub mod states;
 
 pub use error::ServiceError;

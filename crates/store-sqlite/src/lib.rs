@@ -12,11 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use oegd_domain::{Checkup, Kreisschluessel, OrgKind, TelematikId};
+use oegd_domain::{Checkup, Kreisschluessel, MeldeId, OrgKind, TelematikId};
 use oegd_store::audit::{self, AuditEntry, ChainHead};
 use oegd_store::{
-    Actor, AuditEvent, CertificateRecord, InsertOutcome, NewReport, Organisation, ReportFilter, ReportId, ReportSource,
-    ReportSummary, Store, StoreError, StoreResult, StoredReport,
+    Actor, AuditEvent, CertificateRecord, DeliveryOutcome, DeliverySummary, InsertOutcome, NewDelivery, NewReport,
+    Organisation, RegistryEventRecord, ReportFilter, ReportId, ReportSource, ReportSummary, Store, StoreError,
+    StoreResult, StoredReport,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -375,6 +376,95 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn import_delivery(&self, d: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
+        let mut tx = self.begin().await?;
+        let existing: Option<i64> = sqlx::query_scalar("SELECT seq FROM registry_deliveries WHERE sha256 = ?")
+            .bind(&d.sha256)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(seq) = existing {
+            return Ok(DeliveryOutcome::AlreadyImported { seq });
+        }
+        let rows = i64::try_from(d.rows.len()).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO registry_deliveries (sha256, file_name, imported_at, rows, rejected) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(&d.sha256)
+        .bind(&d.file_name)
+        .bind(ts(d.imported_at))
+        .bind(rows)
+        .bind(i64::from(d.rejected))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for row in &d.rows {
+            let line = i64::try_from(row.line).map_err(|e| StoreError::Internal(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO registry_events (delivery, line, melde_id, event_date, row_json) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(seq)
+            .bind(line)
+            .bind(row.melde_id.as_str())
+            .bind(row.event_date.to_string())
+            .bind(&row.row_json)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let event = AuditEvent::new(
+            actor,
+            "registry.delivery_imported",
+            seq.to_string(),
+            serde_json::json!({"sha256": d.sha256, "rows": rows, "rejected": d.rejected}),
+        );
+        append_audit(&mut tx, &event, d.imported_at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(DeliveryOutcome::Imported { seq })
+    }
+
+    async fn deliveries(&self) -> StoreResult<Vec<DeliverySummary>> {
+        let rows = sqlx::query("SELECT * FROM registry_deliveries ORDER BY seq")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let get_i = |c: &str| row.try_get::<i64, _>(c).map_err(map_err);
+                Ok(DeliverySummary {
+                    seq: get_i("seq")?,
+                    sha256: row.try_get("sha256").map_err(map_err)?,
+                    file_name: row.try_get("file_name").map_err(map_err)?,
+                    imported_at: parse_ts(&row.try_get::<String, _>("imported_at").map_err(map_err)?)?,
+                    rows: u64::try_from(get_i("rows")?).map_err(|e| StoreError::Internal(e.to_string()))?,
+                    rejected: u32::try_from(get_i("rejected")?).map_err(|e| StoreError::Internal(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn registry_events(&self) -> StoreResult<Vec<RegistryEventRecord>> {
+        let rows =
+            sqlx::query("SELECT line, melde_id, event_date, row_json FROM registry_events ORDER BY delivery, line")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let corrupt = |what: &str| StoreError::Internal(format!("registry_events: invalid {what}"));
+                let line: i64 = row.try_get("line").map_err(map_err)?;
+                let melde_id: String = row.try_get("melde_id").map_err(map_err)?;
+                let event_date: String = row.try_get("event_date").map_err(map_err)?;
+                Ok(RegistryEventRecord {
+                    line: u64::try_from(line).map_err(|_| corrupt("line"))?,
+                    melde_id: MeldeId::parse(&melde_id).map_err(|_| corrupt("melde_id"))?,
+                    event_date: event_date.parse().map_err(|_| corrupt("event_date"))?,
+                    row_json: row.try_get("row_json").map_err(map_err)?,
+                })
+            })
+            .collect()
     }
 
     async fn append_audit(&self, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {

@@ -7,10 +7,13 @@ use sqlx::SqlitePool;
 use super::map_err;
 use oegd_store::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "intake", include_str!("../migrations/0001_intake.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "intake", include_str!("../migrations/0001_intake.sql")),
+    (2, "registry", include_str!("../migrations/0002_registry.sql")),
+];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT";

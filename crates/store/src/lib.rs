@@ -70,6 +70,18 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn report(&self, id: &ReportId) -> impl Future<Output = StoreResult<Option<StoredReport>>> + Send;
     fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
 
+    // --- registration data -----------------------------------------------------------
+    /// Stores a delivery of registration events in one transaction, unless a file with the
+    /// same content was imported before.
+    fn import_delivery(
+        &self,
+        delivery: &NewDelivery,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<DeliveryOutcome>> + Send;
+    fn deliveries(&self) -> impl Future<Output = StoreResult<Vec<DeliverySummary>>> + Send;
+    /// Every registration event, in delivery order and, within a delivery, file order.
+    fn registry_events(&self) -> impl Future<Output = StoreResult<Vec<RegistryEventRecord>>> + Send;
+
     // --- audit ---------------------------------------------------------------------
     /// Appends an entry for a change made outside the other methods (e.g. `init`).
     fn append_audit(&self, event: &AuditEvent, at: jiff::Timestamp) -> impl Future<Output = StoreResult<()>> + Send;

@@ -159,3 +159,63 @@ impl AuditEvent {
         Self { actor: actor.clone(), action: action.to_owned(), object: object.into(), details }
     }
 }
+
+/// One delivery of registration data (a Meldedaten file), identified by its content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// SHA-256 of the file: importing the same file again changes nothing.
+    pub sha256: String,
+    pub file_name: String,
+    pub imported_at: Timestamp,
+    /// The readable rows in file order.
+    pub rows: Vec<RegistryEventRecord>,
+    /// How many rows could not be read (and were skipped).
+    pub rejected: u32,
+}
+
+impl fmt::Debug for NewDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDelivery")
+            .field("sha256", &self.sha256)
+            .field("rows", &self.rows.len())
+            .field("rejected", &self.rejected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One registration event as stored: the programme's row, as JSON, with the keys the
+/// store needs to order and find it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryEventRecord {
+    pub line: u64,
+    pub melde_id: oegd_domain::MeldeId,
+    pub event_date: Date,
+    /// The programme's `RegistryRow` as JSON (personal data).
+    pub row_json: String,
+}
+
+impl fmt::Debug for RegistryEventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryEventRecord").field("line", &self.line).finish_non_exhaustive()
+    }
+}
+
+/// Result of [`crate::Store::import_delivery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Stored as delivery number `seq`.
+    Imported { seq: i64 },
+    /// The same file had been imported before as delivery `seq`; nothing changed.
+    AlreadyImported { seq: i64 },
+}
+
+/// A stored delivery, without its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverySummary {
+    pub seq: i64,
+    pub sha256: String,
+    pub file_name: String,
+    pub imported_at: Timestamp,
+    pub rows: u64,
+    pub rejected: u32,
+}

@@ -59,15 +59,19 @@ async fn submit<S: Store>(
              Only application/fhir+json or application/fhir+xml are accepted.",
         );
     };
+    // The rest of an oversized body is never read, so the connection cannot carry another
+    // request: say so, and hyper closes it after the answer.
     let too_large = || {
-        outcome(
+        let mut response = outcome(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-costly",
             &format!(
                 "Die Meldung ist größer als {} Bytes. / The report is larger than {} bytes.",
                 state.max_body_bytes, state.max_body_bytes
             ),
-        )
+        );
+        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        response
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());

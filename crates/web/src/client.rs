@@ -101,7 +101,9 @@ impl ApiClient {
         let resp = sender.send_request(req).await?;
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();
-        if self.keep_alive {
+        let server_closes =
+            parts.headers.get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        if self.keep_alive && !server_closes && !sender.is_closed() {
             self.conn = Some(sender);
         }
         Ok(ApiResponse { status: parts.status.as_u16(), headers: parts.headers, body })

@@ -1,0 +1,65 @@
+//! Registration data (Meldedaten) into the register: read with the programme's CSV reader,
+//! stored as one delivery per file content (so the same file twice changes nothing).
+
+use jiff::Timestamp;
+use oegd_programme::{RowError, read_registry};
+use oegd_store::{Actor, DeliveryOutcome, NewDelivery, RegistryEventRecord, Store};
+use serde::Serialize;
+
+use crate::ServiceError;
+use crate::intake::sha256_hex;
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryImport {
+    pub delivery: i64,
+    /// False when the same file had been imported before (nothing changed).
+    pub imported: bool,
+    pub rows: usize,
+    /// Rows that could not be read, with line number and a German reason.
+    pub errors: Vec<RowError>,
+}
+
+/// Imports one Meldedaten file. Unreadable rows are reported and skipped; with `strict`,
+/// any unreadable row means nothing is imported.
+pub async fn import_registry<S: Store>(
+    store: &S,
+    file_name: &str,
+    bytes: &[u8],
+    strict: bool,
+    now: Timestamp,
+) -> Result<RegistryImport, ServiceError> {
+    let file = read_registry(bytes);
+    if strict && !file.errors.is_empty() {
+        return Err(ServiceError::Usage(format!(
+            "{} Zeile(n) nicht lesbar; mit --strict wurde nichts importiert:\n{}",
+            file.errors.len(),
+            file.errors.iter().map(|e| format!("  Zeile {}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n")
+        )));
+    }
+    let rows = file
+        .rows
+        .iter()
+        .map(|row| {
+            Ok(RegistryEventRecord {
+                line: row.line,
+                melde_id: row.melde_id.clone(),
+                event_date: row.event_date,
+                row_json: serde_json::to_string(row).map_err(|e| ServiceError::Internal(e.to_string()))?,
+            })
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    let delivery = NewDelivery {
+        sha256: sha256_hex(bytes),
+        file_name: file_name.to_owned(),
+        imported_at: now,
+        rejected: u32::try_from(file.errors.len()).unwrap_or(u32::MAX),
+        rows,
+    };
+    let outcome = store.import_delivery(&delivery, &Actor::Operator).await?;
+    let (seq, imported) = match outcome {
+        DeliveryOutcome::Imported { seq } => (seq, true),
+        DeliveryOutcome::AlreadyImported { seq } => (seq, false),
+    };
+    Ok(RegistryImport { delivery: seq, imported, rows: delivery.rows.len(), errors: file.errors })
+}
