@@ -79,6 +79,21 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// The check-up programme's daily run.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Cases handed to the health offices.
+    Escalations {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
+    /// Reminder and invitation letters.
+    Letters {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
     /// Received reports.
     Reports {
         #[command(subcommand)]
@@ -200,6 +215,33 @@ enum RegistryCommand {
 }
 
 #[derive(Subcommand)]
+enum JobsCommand {
+    /// The daily run as of a day (default: today, Europe/Berlin); creates each action once.
+    Run {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActionsCommand {
+    /// List them, oldest first.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this district (Kreisschlüssel).
+        #[arg(long, value_parser = parse_kreis)]
+        kreis: Option<Kreisschluessel>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain; names the first broken entry.
     Verify {
@@ -223,6 +265,57 @@ fn parse_kreis(s: &str) -> Result<Kreisschluessel, String> {
 fn print_json<T: Serialize>(value: &T) -> Result<(), ServiceError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ServiceError::Internal(e.to_string()))?;
     println!("{text}");
+    Ok(())
+}
+
+/// Lists recorded programme actions of the given kinds. An escalation's `status` is
+/// `all_clear` once a late report has arrived, else `open`.
+async fn list_actions(
+    data: &DataArg,
+    kinds: &[&str],
+    kreis: Option<Kreisschluessel>,
+    json: bool,
+) -> Result<(), ServiceError> {
+    let store = admin::open_store(&DataDir::new(&data.data)).await?;
+    let all = oegd_store::Store::actions(&store, None).await;
+    store.close().await;
+    let all = all?;
+    let cleared: std::collections::BTreeSet<_> =
+        all.iter().filter(|a| a.kind == "all_clear").map(|a| (a.melde_id.clone(), a.checkup)).collect();
+    let mut rows = Vec::new();
+    for a in all.iter().filter(|a| kinds.contains(&a.kind.as_str())) {
+        if kreis.as_ref().is_some_and(|k| a.district.as_ref() != Some(k)) {
+            continue;
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_str(&a.payload_json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("art".into(), a.kind.clone().into());
+            obj.insert("untersuchung".into(), a.checkup.map(|c| c.name()).unwrap_or_default().into());
+            obj.insert("kreis".into(), a.district.as_ref().map(|d| d.as_str().to_owned()).unwrap_or_default().into());
+            if a.kind == "escalation" {
+                let status = if cleared.contains(&(a.melde_id.clone(), a.checkup)) { "all_clear" } else { "open" };
+                obj.insert("status".into(), status.into());
+            }
+        }
+        rows.push((a, value));
+    }
+    if json {
+        return print_json(&rows.iter().map(|(_, v)| v).collect::<Vec<_>>());
+    }
+    println!("{:<12}  {:<10}  {:<14}  {:<4}  {:<6}  STATUS", "ERSTELLT", "ART", "MELDE-ID", "U", "KREIS");
+    for (a, v) in &rows {
+        println!(
+            "{:<12}  {:<10}  {:<14}  {:<4}  {:<6}  {}",
+            a.created.to_string(),
+            a.kind,
+            a.melde_id,
+            a.checkup.map(|c| c.name()).unwrap_or("-"),
+            a.district.as_ref().map(|d| d.as_str()).unwrap_or("-"),
+            v.get("status").and_then(|s| s.as_str()).unwrap_or("")
+        );
+    }
+    println!("{} Einträge", rows.len());
     Ok(())
 }
 
@@ -283,6 +376,37 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             if !summary.errors.is_empty() {
                 return Ok(ExitCode::from(3));
             }
+        }
+        Command::Jobs { command: JobsCommand::Run { data, as_of, json } } => {
+            let dir = DataDir::new(&data.data);
+            let config = Config::load(&dir.config())?;
+            let profile =
+                oegd_programme::Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
+            let as_of = as_of.unwrap_or_else(|| {
+                clock.now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC)).date()
+            });
+            let store = admin::open_store(&dir).await?;
+            let result = oegd_service::programme::run_jobs(&store, &profile, as_of, clock.now()).await;
+            store.close().await;
+            let run = result?;
+            if json {
+                print_json(&run)?;
+            } else {
+                println!(
+                    "Tageslauf zum {}: {} Meldungen ({} automatisch zugeordnet, {} zur Prüfung, {} ohne Zuordnung)",
+                    run.as_of, run.reports, run.linked, run.review, run.unlinked
+                );
+                for (kind, n) in &run.actions {
+                    println!("  {kind}: {n}");
+                }
+                println!("  neu angelegt: {}", run.new_actions);
+            }
+        }
+        Command::Escalations { command: ActionsCommand::List { data, kreis, json } } => {
+            list_actions(&data, &["escalation", "all_clear"], kreis, json).await?;
+        }
+        Command::Letters { command: ActionsCommand::List { data, kreis, json } } => {
+            list_actions(&data, &["reminder", "invitation"], kreis, json).await?;
         }
         Command::Reports { command: ReportsCommand::Import { data, file, json } } => {
             let store = admin::open_store(&DataDir::new(&data.data)).await?;

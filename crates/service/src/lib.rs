@@ -10,6 +10,7 @@ pub mod datadir;
 mod error;
 pub mod import;
 mod intake;
+pub mod programme;
 pub mod receipt;
 pub mod registry;
 pub mod states;

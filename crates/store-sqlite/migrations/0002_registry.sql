@@ -17,3 +17,15 @@ CREATE TABLE registry_events (
     PRIMARY KEY (delivery, line)
 ) STRICT;
 CREATE INDEX registry_events_melde_id ON registry_events (melde_id);
+
+-- What the daily run created: each (kind, child, check-up) at most once, ever.
+CREATE TABLE programme_actions (
+    kind        TEXT NOT NULL,            -- invitation, reminder, escalation, all_clear, deletion
+    melde_id    TEXT NOT NULL,
+    checkup     TEXT NOT NULL,            -- '' for a deletion
+    created     TEXT NOT NULL,            -- the day of the run that created it
+    district    TEXT NOT NULL,            -- Kreisschlüssel, '' if none
+    payload     TEXT NOT NULL,            -- the engine's record as JSON
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (kind, melde_id, checkup)
+) STRICT;

@@ -16,8 +16,8 @@ use oegd_domain::{Checkup, Kreisschluessel, MeldeId, OrgKind, TelematikId};
 use oegd_store::audit::{self, AuditEntry, ChainHead};
 use oegd_store::{
     Actor, AuditEvent, CertificateRecord, DeliveryOutcome, DeliverySummary, InsertOutcome, NewDelivery, NewReport,
-    Organisation, RegistryEventRecord, ReportFilter, ReportId, ReportSource, ReportSummary, Store, StoreError,
-    StoreResult, StoredReport,
+    Organisation, ProgrammeAction, RegistryEventRecord, ReportFilter, ReportId, ReportSource, ReportSummary, Store,
+    StoreError, StoreResult, StoredReport,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -462,6 +462,78 @@ impl Store for SqliteStore {
                     melde_id: MeldeId::parse(&melde_id).map_err(|_| corrupt("melde_id"))?,
                     event_date: event_date.parse().map_err(|_| corrupt("event_date"))?,
                     row_json: row.try_get("row_json").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_actions(
+        &self,
+        actions: &[ProgrammeAction],
+        as_of: jiff::civil::Date,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut new = 0usize;
+        for a in actions {
+            let done = sqlx::query(
+                "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&a.kind)
+            .bind(a.melde_id.as_str())
+            .bind(a.checkup.map_or("", Checkup::name))
+            .bind(a.created.to_string())
+            .bind(a.district.as_ref().map_or("", Kreisschluessel::as_str))
+            .bind(&a.payload_json)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            new += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        let event = AuditEvent::new(
+            actor,
+            "programme.daily_run",
+            as_of.to_string(),
+            serde_json::json!({"as_of": as_of.to_string(), "new_actions": new}),
+        );
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(new)
+    }
+
+    async fn actions(&self, kind: Option<&str>) -> StoreResult<Vec<ProgrammeAction>> {
+        let rows = sqlx::query(
+            "SELECT kind, melde_id, checkup, created, district, payload FROM programme_actions
+             WHERE (?1 IS NULL OR kind = ?1) ORDER BY created, kind, melde_id, checkup",
+        )
+        .bind(kind)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
+                let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+                let checkup = text("checkup")?;
+                let district = text("district")?;
+                Ok(ProgrammeAction {
+                    kind: text("kind")?,
+                    melde_id: MeldeId::parse(&text("melde_id")?).map_err(|_| corrupt("melde_id"))?,
+                    checkup: if checkup.is_empty() {
+                        None
+                    } else {
+                        Some(Checkup::from_name(&checkup).ok_or_else(|| corrupt("checkup"))?)
+                    },
+                    created: text("created")?.parse().map_err(|_| corrupt("created"))?,
+                    district: if district.is_empty() {
+                        None
+                    } else {
+                        Some(Kreisschluessel::parse(&district).map_err(|_| corrupt("district"))?)
+                    },
+                    payload_json: text("payload")?,
                 })
             })
             .collect()

@@ -82,6 +82,19 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every registration event, in delivery order and, within a delivery, file order.
     fn registry_events(&self) -> impl Future<Output = StoreResult<Vec<RegistryEventRecord>>> + Send;
 
+    // --- programme -----------------------------------------------------------------------
+    /// Records the actions of a daily run; those already recorded are left as they are.
+    /// Returns how many were new.
+    fn record_actions(
+        &self,
+        actions: &[ProgrammeAction],
+        as_of: jiff::civil::Date,
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<usize>> + Send;
+    /// Recorded actions, optionally of one kind, by creation day.
+    fn actions(&self, kind: Option<&str>) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
+
     // --- audit ---------------------------------------------------------------------
     /// Appends an entry for a change made outside the other methods (e.g. `init`).
     fn append_audit(&self, event: &AuditEvent, at: jiff::Timestamp) -> impl Future<Output = StoreResult<()>> + Send;

@@ -219,3 +219,25 @@ pub struct DeliverySummary {
     pub rows: u64,
     pub rejected: u32,
 }
+
+/// An action of the check-up programme (letter, escalation, all-clear, deletion) as the
+/// daily run created it. `(kind, melde_id, checkup)` is unique for ever.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgrammeAction {
+    pub kind: String,
+    pub melde_id: oegd_domain::MeldeId,
+    pub checkup: Option<Checkup>,
+    pub created: Date,
+    pub district: Option<oegd_domain::Kreisschluessel>,
+    /// The engine's record as JSON (may name the child's id, never names).
+    pub payload_json: String,
+}
+
+impl fmt::Debug for ProgrammeAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgrammeAction")
+            .field("kind", &self.kind)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
