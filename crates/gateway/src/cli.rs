@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// A child of the register: check-up states and the actions recorded for it.
+    Children {
+        #[command(subcommand)]
+        command: ChildrenCommand,
+    },
     /// The check-up programme's daily run.
     Jobs {
         #[command(subcommand)]
@@ -215,6 +220,20 @@ enum RegistryCommand {
 }
 
 #[derive(Subcommand)]
+enum ChildrenCommand {
+    /// One child as of a day (default: today, Europe/Berlin).
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        melde_id: String,
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum JobsCommand {
     /// The daily run as of a day (default: today, Europe/Berlin); creates each action once.
     Run {
@@ -266,6 +285,10 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), ServiceError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ServiceError::Internal(e.to_string()))?;
     println!("{text}");
     Ok(())
+}
+
+fn berlin_today(clock: &dyn Clock) -> jiff::civil::Date {
+    clock.now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC)).date()
 }
 
 /// Lists recorded programme actions of the given kinds. An escalation's `status` is
@@ -382,9 +405,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             let config = Config::load(&dir.config())?;
             let profile =
                 oegd_programme::Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
-            let as_of = as_of.unwrap_or_else(|| {
-                clock.now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC)).date()
-            });
+            let as_of = as_of.unwrap_or_else(|| berlin_today(clock.as_ref()));
             let store = admin::open_store(&dir).await?;
             let result = oegd_service::programme::run_jobs(&store, &profile, as_of, clock.now()).await;
             store.close().await;
@@ -400,6 +421,80 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                     println!("  {kind}: {n}");
                 }
                 println!("  neu angelegt: {}", run.new_actions);
+            }
+        }
+        Command::Children { command: ChildrenCommand::Show { data, melde_id, as_of, json } } => {
+            let dir = DataDir::new(&data.data);
+            let config = Config::load(&dir.config())?;
+            let profile =
+                oegd_programme::Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
+            let melde_id = oegd_domain::MeldeId::parse(&melde_id).map_err(|e| ServiceError::Usage(e.to_string()))?;
+            let as_of = as_of.unwrap_or_else(|| berlin_today(clock.as_ref()));
+            let store = admin::open_store(&dir).await?;
+            let result = oegd_service::programme::evaluate(&store, &profile, as_of).await;
+            let actions = store.actions(None).await;
+            store.close().await;
+            let (evaluation, _) = result?;
+            let child = evaluation
+                .children
+                .into_iter()
+                .find(|c| c.melde_id() == &melde_id)
+                .ok_or_else(|| ServiceError::NotFound(format!("Kind {melde_id} ist nicht im Register.")))?;
+            let recorded: Vec<serde_json::Value> = actions?
+                .into_iter()
+                .filter(|a| a.melde_id == melde_id)
+                .map(|a| {
+                    serde_json::json!({
+                        "art": a.kind,
+                        "melde_id": a.melde_id,
+                        "untersuchung": a.checkup.map(|c| c.name()),
+                        "kreis": a.district,
+                        "created": a.created,
+                    })
+                })
+                .collect();
+            let mut value = serde_json::to_value(&child).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            if let Some(obj) = value.as_object_mut() {
+                if let Some(district) = obj.get("district").cloned() {
+                    obj.insert("kreis".into(), district);
+                }
+                obj.insert("as_of".into(), as_of.to_string().into());
+                obj.insert("aktionen".into(), recorded.clone().into());
+            }
+            if json {
+                print_json(&value)?;
+            } else {
+                println!(
+                    "Kind {melde_id} zum {as_of}: {}",
+                    value.get("status").and_then(|s| s.as_str()).unwrap_or("-")
+                );
+                if let Some(checkups) = value.get("checkups").and_then(|c| c.as_object()) {
+                    for (checkup, report) in checkups {
+                        let text = |k: &str| report.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                        let dates: Vec<String> = [
+                            ("invited", "eingeladen"),
+                            ("reminded", "erinnert"),
+                            ("escalated", "eskaliert"),
+                            ("all_clear", "Entwarnung"),
+                            ("linked", "Meldung zugeordnet"),
+                        ]
+                        .iter()
+                        .filter(|(k, _)| !text(k).is_empty())
+                        .map(|(k, label)| format!("{label} {}", text(k)))
+                        .collect();
+                        println!("  {checkup:<4} {:<12} {}", text("state"), dates.join(", "));
+                    }
+                }
+                for a in &recorded {
+                    let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+                    println!(
+                        "  {}  {:<10} {:<4} Kreis {}",
+                        text("created"),
+                        text("art"),
+                        text("untersuchung"),
+                        text("kreis")
+                    );
+                }
             }
         }
         Command::Escalations { command: ActionsCommand::List { data, kreis, json } } => {

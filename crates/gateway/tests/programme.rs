@@ -70,5 +70,31 @@ fn daily_run_creates_each_action_once_and_covers_the_reference() {
         serde_json::from_str(&env.cli_ok(&["escalations", "list", "--kreis", "13003", "--json"])).unwrap();
     assert!(rostock.as_array().unwrap().iter().all(|e| e["kreis"] == "13003"));
 
+    // A child's page: states and the actions recorded for it.
+    let active: BTreeSet<&str> = want["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "active")
+        .map(|c| c["melde_id"].as_str().unwrap())
+        .collect();
+    let some = want["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| active.contains(e["melde_id"].as_str().unwrap()))
+        .unwrap();
+    let id = some["melde_id"].as_str().unwrap();
+    let child: serde_json::Value =
+        serde_json::from_str(&env.cli_ok(&["children", "show", id, "--as-of", "2025-12-31", "--json"])).unwrap();
+    assert_eq!(child["melde_id"], id);
+    assert!(child["kreis"].is_string());
+    let checkup = some["checkup"].as_str().unwrap();
+    assert!(child["checkups"][checkup]["escalated"].is_string(), "{child}");
+    assert!(
+        child["aktionen"].as_array().unwrap().iter().any(|a| a["art"] == "escalation" && a["untersuchung"] == checkup)
+    );
+    assert!(!env.cli(&["children", "show", "MV0000000000"]).status.success());
+
     assert!(env.cli(&["audit", "verify"]).status.success());
 }
