@@ -84,6 +84,15 @@ enum Command {
         #[command(subcommand)]
         command: ChildrenCommand,
     },
+    /// Programme statistics as of a day: participation, reminders, escalations per district.
+    Stats {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The check-up programme's daily run.
     Jobs {
         #[command(subcommand)]
@@ -493,6 +502,55 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                         text("art"),
                         text("untersuchung"),
                         text("kreis")
+                    );
+                }
+            }
+        }
+        Command::Stats { data, as_of, json } => {
+            let dir = DataDir::new(&data.data);
+            let config = Config::load(&dir.config())?;
+            let profile =
+                oegd_programme::Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
+            let as_of = as_of.unwrap_or_else(|| berlin_today(clock.as_ref()));
+            let store = admin::open_store(&dir).await?;
+            let result = oegd_service::programme::evaluate(&store, &profile, as_of).await;
+            store.close().await;
+            let (evaluation, [_, linked, review, unlinked]) = result?;
+            let value = serde_json::json!({
+                "as_of": as_of,
+                "summary": evaluation.summary,
+                "districts": evaluation.districts,
+                "linking": {"linked": linked, "review": review, "unlinked": unlinked},
+            });
+            if json {
+                print_json(&value)?;
+            } else {
+                let s = &evaluation.summary;
+                println!(
+                    "Stand {as_of}: {} Kinder im Register, {} Meldungen ({linked} zugeordnet, {review} zur Prüfung, {unlinked} ohne Zuordnung)",
+                    s.children_registered, s.reports_received_unique
+                );
+                println!(
+                    "Erinnerungen {}, Eskalationen {}, Entwarnungen (späte Meldungen nach Eskalation) {}, Median Untersuchung→Meldung {} Tage",
+                    s.reminders,
+                    s.escalations,
+                    s.all_clears,
+                    s.median_report_delay_days.map_or("-".to_owned(), |d| format!("{d:.1}"))
+                );
+                println!(
+                    "{:<6}  {:<45}  {:>7}  {:>11}  {:>11}  {:>11}  {:>6}",
+                    "KREIS", "GESUNDHEITSAMT", "KINDER", "ERINNERUNG", "ESKALATION", "ENTWARNUNG", "OFFEN"
+                );
+                for (kreis, d) in &evaluation.districts {
+                    println!(
+                        "{:<6}  {:<45}  {:>7}  {:>11}  {:>11}  {:>11}  {:>6}",
+                        kreis,
+                        d.gesundheitsamt,
+                        d.active_children,
+                        d.reminders,
+                        d.escalations,
+                        d.all_clears,
+                        d.open_escalations
                     );
                 }
             }

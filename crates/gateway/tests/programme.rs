@@ -96,5 +96,15 @@ fn daily_run_creates_each_action_once_and_covers_the_reference() {
     );
     assert!(!env.cli(&["children", "show", "MV0000000000"]).status.success());
 
+    // Statistics: the same engine, so the reference's district offices and children appear.
+    let stats: serde_json::Value =
+        serde_json::from_str(&env.cli_ok(&["stats", "--as-of", "2025-12-31", "--json"])).unwrap();
+    assert_eq!(stats["summary"]["children_registered"], want["summary"]["children_registered"]);
+    assert_eq!(
+        stats["districts"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        want["districts"].as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    assert!(stats["summary"]["escalations"].as_u64().unwrap() >= want["summary"]["escalations"].as_u64().unwrap());
+
     assert!(env.cli(&["audit", "verify"]).status.success());
 }

@@ -57,14 +57,16 @@ impl Folder {
         } else if c.is_alphanumeric() {
             // NFKD: keep the base letters, drop the combining marks; a letter without an
             // ASCII decomposition (Cyrillic, Arabic, …) is kept as it is.
+            // A compatibility decomposition may yield a capital (U+A7F8 → Ħ): lower-case it
+            // before the table, or folding would not be idempotent.
             decompose_compatible(c, |d| {
-                if let Some(rep) = table(d) {
-                    self.push_str(rep);
-                } else if d.is_ascii_alphanumeric() {
-                    self.push(d.to_ascii_lowercase());
-                } else if d.is_alphanumeric() && !is_combining_mark(d) {
-                    for l in d.to_lowercase() {
-                        self.push(l);
+                for d in d.to_lowercase() {
+                    if let Some(rep) = table(d) {
+                        self.push_str(rep);
+                    } else if d.is_ascii_alphanumeric() {
+                        self.push(d);
+                    } else if d.is_alphanumeric() && !is_combining_mark(d) {
+                        self.push(d);
                     }
                 }
             });
@@ -161,6 +163,13 @@ pub(crate) fn signature<'a>(names: impl IntoIterator<Item = &'a str>) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_is_idempotent_for_capitals_from_decomposition() {
+        // found by the never_panics property test
+        let once = fold("\u{a7f8}");
+        assert_eq!(fold(&once), once);
+    }
 
     #[test]
     fn folds_umlauts_accents_and_separators() {
