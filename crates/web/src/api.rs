@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use oegd_fhir::MediaType;
 use oegd_service::{Gateway, Sender, receipt};
 use oegd_store::{ReportId, ReportSource, Store};
@@ -44,6 +44,49 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .with_state(state)
 }
 
+/// An oversized body up to this size is read and discarded, so that the client, still
+/// sending, receives the 413 instead of a broken pipe, and the connection stays usable.
+/// Beyond it the connection is closed.
+const DRAIN_CAP: usize = 8 * 1024 * 1024;
+/// The longest wait for the next piece of a body.
+const BODY_FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+enum BodyRead {
+    Complete(Vec<u8>),
+    TooLarge { drained: bool },
+    Incomplete,
+}
+
+/// Reads a body of at most `limit` bytes; a larger one is drained (not kept) up to
+/// [`DRAIN_CAP`].
+async fn read_body(mut body: Body, limit: usize, declared_too_large: bool) -> BodyRead {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    let mut too_large = declared_too_large;
+    loop {
+        let frame = match tokio::time::timeout(BODY_FRAME_TIMEOUT, body.frame()).await {
+            Ok(None) => break,
+            Ok(Some(Ok(frame))) => frame,
+            Ok(Some(Err(_))) | Err(_) => {
+                return if too_large { BodyRead::TooLarge { drained: false } } else { BodyRead::Incomplete };
+            }
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_CAP {
+            return BodyRead::TooLarge { drained: false };
+        }
+        if total > limit && !too_large {
+            too_large = true;
+            kept = Vec::new();
+        }
+        if !too_large {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if too_large { BodyRead::TooLarge { drained: true } } else { BodyRead::Complete(kept) }
+}
+
 async fn submit<S: Store>(
     State(state): State<ApiState<S>>,
     Extension(sender): Extension<Sender>,
@@ -59,9 +102,7 @@ async fn submit<S: Store>(
              Only application/fhir+json or application/fhir+xml are accepted.",
         );
     };
-    // The rest of an oversized body is never read, so the connection cannot carry another
-    // request: say so, and hyper closes it after the answer.
-    let too_large = || {
+    let too_large = |drained: bool| {
         let mut response = outcome(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-costly",
@@ -70,18 +111,23 @@ async fn submit<S: Store>(
                 state.max_body_bytes, state.max_body_bytes
             ),
         );
-        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        if !drained {
+            // The rest of the body was not read, so the connection cannot carry another
+            // request: say so, and hyper closes it after the answer.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
-        return too_large();
+    if declared.is_some_and(|n| n > DRAIN_CAP as u64) {
+        return too_large(false);
     }
-    let bytes = match Limited::new(body, state.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return too_large(),
-        Err(_) => {
+    let declared_too_large = declared.is_some_and(|n| n > state.max_body_bytes as u64);
+    let bytes = match read_body(body, state.max_body_bytes, declared_too_large).await {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::TooLarge { drained } => return too_large(drained),
+        BodyRead::Incomplete => {
             return outcome(
                 StatusCode::BAD_REQUEST,
                 "incomplete",
