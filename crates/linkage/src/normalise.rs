@@ -63,8 +63,6 @@ impl Folder {
                 for d in d.to_lowercase() {
                     if let Some(rep) = table(d) {
                         self.push_str(rep);
-                    } else if d.is_ascii_alphanumeric() {
-                        self.push(d);
                     } else if d.is_alphanumeric() && !is_combining_mark(d) {
                         self.push(d);
                     }
