@@ -106,7 +106,12 @@ enum Command {
     /// Reminder and invitation letters.
     Letters {
         #[command(subcommand)]
-        command: ActionsCommand,
+        command: LettersCommand,
+    },
+    /// The review queue: reports the linker could not link to a child with certainty.
+    Review {
+        #[command(subcommand)]
+        command: crate::review::ReviewCommand,
     },
     /// Received reports.
     Reports {
@@ -270,6 +275,28 @@ enum ActionsCommand {
 }
 
 #[derive(Subcommand)]
+enum LettersCommand {
+    /// List them, oldest first, with the id for `letters pdf`.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this district (Kreisschlüssel).
+        #[arg(long, value_parser = parse_kreis)]
+        kreis: Option<Kreisschluessel>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a letter's PDF (id as `letters list` shows it, e.g. reminder:MELDE_ID:U6).
+    Pdf {
+        #[command(flatten)]
+        data: DataArg,
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain; names the first broken entry.
     Verify {
@@ -290,7 +317,7 @@ fn parse_kreis(s: &str) -> Result<Kreisschluessel, String> {
     Kreisschluessel::parse(s).map_err(|e| e.to_string())
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), ServiceError> {
+pub fn print_json<T: Serialize>(value: &T) -> Result<(), ServiceError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ServiceError::Internal(e.to_string()))?;
     println!("{text}");
     Ok(())
@@ -325,6 +352,9 @@ async fn list_actions(
             obj.insert("art".into(), a.kind.clone().into());
             obj.insert("untersuchung".into(), a.checkup.map(|c| c.name()).unwrap_or_default().into());
             obj.insert("kreis".into(), a.district.as_ref().map(|d| d.as_str().to_owned()).unwrap_or_default().into());
+            if oegd_service::letters::LETTER_KINDS.contains(&a.kind.as_str()) {
+                obj.insert("id".into(), oegd_service::letters::letter_id(&a.key()).into());
+            }
             if a.kind == "escalation" {
                 let status = if cleared.contains(&(a.melde_id.clone(), a.checkup)) { "all_clear" } else { "open" };
                 obj.insert("status".into(), status.into());
@@ -335,7 +365,8 @@ async fn list_actions(
     if json {
         return print_json(&rows.iter().map(|(_, v)| v).collect::<Vec<_>>());
     }
-    println!("{:<12}  {:<10}  {:<14}  {:<4}  {:<6}  STATUS", "ERSTELLT", "ART", "MELDE-ID", "U", "KREIS");
+    let last = if kinds.contains(&"escalation") { "STATUS" } else { "BRIEF-ID" };
+    println!("{:<12}  {:<10}  {:<14}  {:<4}  {:<6}  {last}", "ERSTELLT", "ART", "MELDE-ID", "U", "KREIS");
     for (a, v) in &rows {
         println!(
             "{:<12}  {:<10}  {:<14}  {:<4}  {:<6}  {}",
@@ -344,7 +375,7 @@ async fn list_actions(
             a.melde_id,
             a.checkup.map(|c| c.name()).unwrap_or("-"),
             a.district.as_ref().map(|d| d.as_str()).unwrap_or("-"),
-            v.get("status").and_then(|s| s.as_str()).unwrap_or("")
+            v.get("status").or_else(|| v.get("id")).and_then(|s| s.as_str()).unwrap_or("")
         );
     }
     println!("{} Einträge", rows.len());
@@ -398,6 +429,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                         summary.rows,
                         summary.errors.len()
                     );
+                    let l = &summary.linking;
+                    println!(
+                        "Zuordnung erneut versucht für {} Meldungen: {} zugeordnet, {} zur Prüfung, {} weiter ohne Zuordnung",
+                        l.examined, l.linked, l.review, l.unlinked
+                    );
                 } else {
                     println!(
                         "Diese Datei wurde bereits als Lieferung {} importiert; nichts geändert.",
@@ -416,20 +452,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                 oegd_programme::Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
             let as_of = as_of.unwrap_or_else(|| berlin_today(clock.as_ref()));
             let store = admin::open_store(&dir).await?;
-            let result = oegd_service::programme::run_jobs(&store, &profile, as_of, clock.now()).await;
+            let sender = oegd_service::letters::sender_for(&profile);
+            let result = oegd_service::programme::run_jobs(&store, &profile, &sender, as_of, clock.now()).await;
             store.close().await;
             let run = result?;
             if json {
                 print_json(&run)?;
             } else {
                 println!(
-                    "Tageslauf zum {}: {} Meldungen ({} automatisch zugeordnet, {} zur Prüfung, {} ohne Zuordnung)",
+                    "Tageslauf zum {}: {} Meldungen ({} zugeordnet, {} zur Prüfung, {} ohne Zuordnung)",
                     run.as_of, run.reports, run.linked, run.review, run.unlinked
                 );
                 for (kind, n) in &run.actions {
                     println!("  {kind}: {n}");
                 }
-                println!("  neu angelegt: {}", run.new_actions);
+                println!("  neu angelegt: {}, Briefe gesetzt: {}", run.new_actions, run.letters);
             }
         }
         Command::Children { command: ChildrenCommand::Show { data, melde_id, as_of, json } } => {
@@ -558,8 +595,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
         Command::Escalations { command: ActionsCommand::List { data, kreis, json } } => {
             list_actions(&data, &["escalation", "all_clear"], kreis, json).await?;
         }
-        Command::Letters { command: ActionsCommand::List { data, kreis, json } } => {
-            list_actions(&data, &["reminder", "invitation"], kreis, json).await?;
+        Command::Letters { command: LettersCommand::List { data, kreis, json } } => {
+            list_actions(&data, &oegd_service::letters::LETTER_KINDS, kreis, json).await?;
+        }
+        Command::Letters { command: LettersCommand::Pdf { data, id, out } } => {
+            crate::review::letter_pdf(&data, &id, &out).await?;
+        }
+        Command::Review { command } => {
+            crate::review::run(command, berlin_today(clock.as_ref()), clock.now()).await?;
         }
         Command::Reports { command: ReportsCommand::Import { data, file, json } } => {
             let store = admin::open_store(&DataDir::new(&data.data)).await?;
@@ -580,6 +623,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                     summary.duplicates,
                     summary.failed.len()
                 );
+                let l = &summary.linking;
+                println!(
+                    "Zuordnung: {} zugeordnet, {} zur Prüfung (review list), {} ohne Zuordnung",
+                    l.linked, l.review, l.unlinked
+                );
             }
             if !summary.failed.is_empty() {
                 return Ok(ExitCode::from(3));
@@ -587,20 +635,49 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
         }
         Command::Reports { command: ReportsCommand::List { data, sender, json } } => {
             let store = admin::open_store(&DataDir::new(&data.data)).await?;
-            let reports = store.reports(&ReportFilter { sender, limit: None }).await?;
+            let reports = store.reports(&ReportFilter { sender, limit: None }).await;
+            let links = store.link_decisions(None).await;
+            store.close().await;
+            let links: std::collections::HashMap<_, _> = links?.into_iter().map(|d| (d.report_id.clone(), d)).collect();
+            let reports = reports?;
             if json {
-                print_json(&reports)?;
+                let rows: Vec<serde_json::Value> = reports
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        if let Some(obj) = v.as_object_mut() {
+                            let link = links.get(&r.id);
+                            obj.insert("link_state".into(), link.map(|d| d.state.as_str()).into());
+                            obj.insert(
+                                "melde_id".into(),
+                                link.and_then(|d| d.melde_id.as_ref()).map(|m| m.as_str()).into(),
+                            );
+                            obj.insert(
+                                "linked_from".into(),
+                                link.filter(|d| d.melde_id.is_some()).map(|d| d.effective.to_string()).into(),
+                            );
+                        }
+                        v
+                    })
+                    .collect();
+                print_json(&rows)?;
             } else {
-                println!("{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  QUELLE", "ID", "ABSENDER", "EINGANG", "U", "DATUM");
+                println!(
+                    "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {:<6}  ZUORDNUNG",
+                    "ID", "ABSENDER", "EINGANG", "U", "DATUM", "QUELLE"
+                );
                 for r in &reports {
+                    let link = links.get(&r.id);
                     println!(
-                        "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {}",
+                        "{:<36}  {:<20}  {:<24}  {:<4}  {:<10}  {:<6}  {} {}",
                         r.id,
                         r.sender,
                         format!("{:.0}", r.received_at),
                         r.checkup,
                         r.exam_date,
-                        r.source.as_str()
+                        r.source.as_str(),
+                        link.map_or("-", |d| d.state.as_str()),
+                        link.and_then(|d| d.melde_id.as_ref()).map_or("", |m| m.as_str()),
                     );
                 }
                 println!("{} Meldungen", reports.len());

@@ -1,12 +1,32 @@
 //! `oegd-gateway`: the secure gateway of a state's public health service.
 
+/// `println!` for this binary: a closed stdout (`oegd-gateway letters list | head`) ends the
+/// program quietly, as with other Unix tools, instead of panicking.
+macro_rules! println {
+    () => { $crate::print_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::print_line(format_args!($($arg)*)) };
+}
+
 mod cli;
 mod demo;
+mod review;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141); // what a shell reports for a program ended by SIGPIPE
+        }
+        eprintln!("Fehler: Ausgabe nicht schreibbar: {e}");
+        std::process::exit(1);
+    }
+}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -9,8 +9,14 @@ use oegd_service::datadir::DataDir;
 use oegd_service::{Gateway, ServiceError, admin};
 use oegd_web::api::{ApiState, router};
 use oegd_web::tls::ConnectionLimits;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use oegd_programme::Profile;
+use oegd_service::config::ProgrammeConfig;
+use oegd_service::{linking, programme};
+use oegd_store_sqlite::SqliteStore;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// A server started in this process.
@@ -18,13 +24,86 @@ pub struct RunningServer {
     pub api_addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    programme_stop: watch::Sender<bool>,
+    programme: JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets open requests finish, and returns when done.
+    /// Stops accepting, lets open requests and the programme's current step finish, and
+    /// returns when done.
     pub async fn stop(self) {
         let _ = self.stop.send(());
+        let _ = self.programme_stop.send(true);
         let _ = self.task.await;
+        let _ = self.programme.await;
+    }
+}
+
+/// How often the programme task looks for new reports and the time of the daily run.
+const PROGRAMME_TICK: Duration = Duration::from_secs(2);
+/// After the daily run was found claimed by another process, ask again after this long
+/// (the other may have crashed; its claim then expires).
+const CLAIM_RETRY: Duration = Duration::from_secs(300);
+
+/// Links reports shortly after they arrive, and does the daily run at its configured time
+/// (Europe/Berlin) unless another process on the same database has done or is doing it.
+async fn programme_task(
+    gateway: Arc<Gateway<SqliteStore>>,
+    config: ProgrammeConfig,
+    profile: Profile,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let sender = oegd_service::letters::sender_for(&profile);
+    let holder = format!("pid {} started {:.0}", std::process::id(), clock.now());
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC);
+    // u64::MAX: link once at start-up too (reports may have come in while no one linked)
+    let mut linked_at_count = u64::MAX;
+    let mut done_day: Option<jiff::civil::Date> = None;
+    let mut next_claim = tokio::time::Instant::now();
+    loop {
+        let count = gateway.stored_reports();
+        if count != linked_at_count {
+            match linking::link_pending(gateway.store(), clock.now()).await {
+                Ok(run) => {
+                    linked_at_count = count;
+                    if run.written > 0 {
+                        tracing::info!(
+                            linked = run.linked,
+                            review = run.review,
+                            unlinked = run.unlinked,
+                            "reports linked"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "linking failed; will retry"),
+            }
+        }
+        let now = clock.now().to_zoned(berlin.clone());
+        let today = now.date();
+        if config.daily_run
+            && now.time() >= config.daily_run_at
+            && done_day != Some(today)
+            && tokio::time::Instant::now() >= next_claim
+        {
+            let run =
+                programme::scheduled_run(gateway.store(), &profile, &sender, &holder, today, || clock.now()).await;
+            match run {
+                Ok(Some(run)) => {
+                    done_day = Some(today);
+                    tracing::info!(as_of = %today, new_actions = run.new_actions, letters = run.letters, "daily run done");
+                }
+                Ok(None) => next_claim = tokio::time::Instant::now() + CLAIM_RETRY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "daily run failed; will retry");
+                    next_claim = tokio::time::Instant::now() + CLAIM_RETRY;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PROGRAMME_TICK) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 
@@ -36,7 +115,7 @@ pub async fn start(
 ) -> Result<RunningServer, ServiceError> {
     let config = Config::load(&dir.config())?;
     let store = admin::open_store(dir).await?;
-    let gateway = Arc::new(Gateway::new(store, clock).await?);
+    let gateway = Arc::new(Gateway::new(store, clock.clone()).await?);
 
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p).map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", p.display())))
@@ -53,13 +132,22 @@ pub async fn start(
         .await
         .map_err(|e| ServiceError::Usage(format!("Kann nicht auf {addr} lauschen: {e}")))?;
     let api_addr = listener.local_addr()?;
+    let profile = Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
+    let (programme_stop, programme_stopped) = watch::channel(false);
+    let programme = tokio::spawn(programme_task(
+        gateway.clone(),
+        config.programme.clone(),
+        profile,
+        clock.clone(),
+        programme_stopped,
+    ));
     let app = router(ApiState { gateway, max_body_bytes: config.api.max_report_bytes });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(oegd_web::tls::serve(listener, tls, app, ConnectionLimits::default(), async {
         let _ = stopped.await;
     }));
     tracing::info!(%api_addr, "FHIR API listening (mutual TLS)");
-    Ok(RunningServer { api_addr, stop, task })
+    Ok(RunningServer { api_addr, stop, task, programme_stop, programme })
 }
 
 /// Runs until Ctrl-C or SIGTERM.

@@ -1,12 +1,12 @@
 //! The programme through the binary on the `small` fixture: register deliveries, the report
-//! archive, the daily run linking with the gateway's own linker. Each action is created
-//! once however often the run is repeated, and everything the reference expects is there.
-//! (Reports the linker sends to review are not yet linked by a person, so some extra
-//! reminders and escalations are expected until the review queue exists.)
+//! archive, the gateway's own linker, the review queue decided by a person, the daily run.
+//! Each action is created once however often the run is repeated; with the review queue
+//! worked through, the result is the reference's, except where a person's decision came
+//! after a letter was due (and that is checked to be the only reason).
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::{Env, fixture};
 
@@ -106,5 +106,153 @@ fn daily_run_creates_each_action_once_and_covers_the_reference() {
     );
     assert!(stats["summary"]["escalations"].as_u64().unwrap() >= want["summary"]["escalations"].as_u64().unwrap());
 
+    assert!(env.cli(&["audit", "verify"]).status.success());
+}
+
+/// `report_id -> melde_id` of the fixture's ground truth (empty: not in the register).
+fn ground_truth() -> BTreeMap<String, String> {
+    std::fs::read_to_string(fixture("programme/small/links.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut cols = l.split(',');
+            (cols.next().unwrap().to_owned(), cols.next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn card_key(card_id: &str) -> String {
+    card_id.trim_start_matches("urn:uuid:").to_owned()
+}
+
+fn json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&env.cli_ok(&all)).unwrap()
+}
+
+fn plus_days(date: &str, days: i64) -> String {
+    let d: jiff::civil::Date = date.parse().unwrap();
+    d.checked_add(jiff::Span::new().days(days)).unwrap().to_string()
+}
+
+#[test]
+fn review_queue_worked_through_gives_the_reference_result() {
+    let env = Env::init();
+    for i in 1..=3 {
+        let file = fixture(&format!("programme/small/meldedaten_{i}.csv"));
+        env.cli_ok(&["registry", "import", file.to_str().unwrap()]);
+    }
+    let import = json(&env, &["reports", "import", fixture("programme/small/reports.jsonl").to_str().unwrap()]);
+    assert!(import["linking"]["review"].as_u64().unwrap() > 0, "the fixture has reports for review: {import}");
+    let truth = ground_truth();
+
+    // A person works through the queue, deciding each entry a week after it arrived, as the
+    // ground truth says. Confirming a link remembers the card's KVNR, which settles further
+    // reports of the same child at once, so the queue shrinks faster than it is worked.
+    let mut decided = 0;
+    let mut conflict_checked = false;
+    loop {
+        let queue = json(&env, &["review", "list"]);
+        let Some(entry) = queue.as_array().unwrap().first() else { break };
+        for field in ["report_id", "version", "reason", "candidates", "reported", "untersuchung"] {
+            assert!(!entry[field].is_null(), "review entry without {field}: {entry}");
+        }
+        let id = entry["report_id"].as_str().unwrap();
+        let version = entry["version"].to_string();
+        let on = plus_days(entry["received"].as_str().unwrap(), 7);
+        let child = &truth[&card_key(entry["card_id"].as_str().unwrap())];
+        if !conflict_checked {
+            // a decision on an outdated version is refused and changes nothing
+            let stale = env.cli(&["review", "reject", id, "--version", "0", "--as-of", &on]);
+            assert!(!stale.status.success());
+            assert!(String::from_utf8_lossy(&stale.stderr).contains("inzwischen"), "{stale:?}");
+            conflict_checked = true;
+        }
+        if child.is_empty() {
+            env.cli_ok(&["review", "reject", id, "--version", &version, "--as-of", &on]);
+        } else {
+            env.cli_ok(&["review", "accept", id, "--kind", child, "--version", &version, "--as-of", &on]);
+        }
+        decided += 1;
+        assert!(decided < 200, "the queue does not shrink");
+    }
+    assert!(decided > 0);
+
+    // No report is linked to the wrong child; every report left unlinked is of a child that
+    // is not in the register.
+    let reports = json(&env, &["reports", "list"]);
+    let mut linked_from: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for r in reports.as_array().unwrap() {
+        let want = &truth[&card_key(r["card_id"].as_str().unwrap())];
+        match r["melde_id"].as_str() {
+            Some(got) => {
+                assert_eq!(got, want, "report {} linked to the wrong child", r["id"]);
+                linked_from.insert(
+                    (got.to_owned(), r["checkup"].as_str().unwrap().to_owned()),
+                    (
+                        r["received_at"].as_str().unwrap()[..10].to_owned(),
+                        r["linked_from"].as_str().unwrap().to_owned(),
+                    ),
+                );
+            }
+            None => assert!(want.is_empty(), "report {} of a registered child left unlinked", r["id"]),
+        }
+    }
+
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("programme/small/expected.json")).unwrap()).unwrap();
+    for run in expected["runs"].as_array().unwrap() {
+        env.cli_ok(&["jobs", "run", "--as-of", run["as_of"].as_str().unwrap()]);
+    }
+    let want = &expected["runs"][2]["result"];
+    let escalations = json(&env, &["escalations", "list"]);
+    let of_kind = |list: &serde_json::Value, art: &str| {
+        serde_json::Value::Array(list.as_array().unwrap().iter().filter(|e| e["art"] == art).cloned().collect())
+    };
+    let letters = json(&env, &["letters", "list"]);
+    for (ours, theirs, what) in [
+        (of_kind(&escalations, "escalation"), &want["escalations"], "escalations"),
+        (of_kind(&escalations, "all_clear"), &want["all_clears"], "all-clears"),
+        (letters.clone(), &want["reminders"], "reminders"),
+    ] {
+        let (ours, theirs) = (keys(&ours, "checkup"), keys(theirs, "checkup"));
+        let missing: Vec<_> = theirs.difference(&ours).collect();
+        assert!(missing.is_empty(), "{what} of the reference missing: {missing:?}");
+        // An extra action is only right where a person linked the report after it was due
+        // and the report had arrived before.
+        for (child, checkup, created, _) in ours.difference(&theirs) {
+            let (received, from) = linked_from
+                .get(&(child.clone(), checkup.clone()))
+                .unwrap_or_else(|| panic!("extra {what} {child} {checkup} {created} without a late link"));
+            assert!(
+                received.as_str() <= created.as_str() && created.as_str() < from.as_str(),
+                "extra {what} {child} {checkup} {created}: report received {received}, linked from {from}"
+            );
+        }
+    }
+
+    // Every letter is a stored PDF in German.
+    let first = letters.as_array().unwrap().first().unwrap();
+    let id = first["id"].as_str().unwrap();
+    let pdf = env.tmp.path().join("letter.pdf");
+    env.cli_ok(&["letters", "pdf", id, "--out", pdf.to_str().unwrap()]);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    if let Ok(out) = std::process::Command::new("pdftotext").args([pdf.to_str().unwrap(), "-"]).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Früherkennungsuntersuchung"), "{text}");
+        assert!(text.contains(first["untersuchung"].as_str().unwrap()), "{text}");
+    }
+    assert!(!env.cli(&["letters", "pdf", "reminder:NOSUCHCHILD:U3", "--out", pdf.to_str().unwrap()]).status.success());
+
+    // A person can undo a decision: the report goes back into the queue.
+    let confirmed = reports.as_array().unwrap().iter().find(|r| r["link_state"] == "confirmed").unwrap();
+    let rid = confirmed["id"].as_str().unwrap();
+    env.cli_ok(&["review", "reopen", rid]);
+    let queue = json(&env, &["review", "list"]);
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["report_id"], rid);
     assert!(env.cli(&["audit", "verify"]).status.success());
 }

@@ -35,6 +35,7 @@ fn report(id: &str, checkup: Checkup, received: Date) -> AssignedReport {
         checkup,
         exam_date: received,
         received,
+        linked_on: None,
     }
 }
 
@@ -93,6 +94,27 @@ fn a_report_linked_on_the_decision_day_prevents_the_action() {
     assert!(ev.reminders.iter().all(|r| r.checkup != Checkup::U3));
     assert_eq!(state(&ev, Checkup::U3), CheckupState::Fulfilled);
     assert_eq!(child(&ev).checkups[&Checkup::U3].linked, Some(date(2023, 2, 27)));
+}
+
+#[test]
+fn a_person_s_later_link_counts_from_the_decision_day_and_clears_the_escalation() {
+    let rows = rows(&[("geburt", B, B, ROSTOCK)]);
+    let p = Profile::mv();
+    // U6 escalates at its tolerance end + 28 d: b+14m−1d = 2024-03-09, + 28 d = 2024-04-06.
+    // The report arrived before that, but a person linked it only afterwards.
+    let mut late = report("r6", Checkup::U6, date(2024, 3, 1));
+    late.linked_on = Some(date(2024, 4, 10));
+    let ev = evaluate(&p, START, &rows, std::slice::from_ref(&late), date(2024, 4, 9));
+    assert!(ev.escalations.iter().any(|e| e.checkup == Checkup::U6 && e.created == date(2024, 4, 6)));
+    let ev = evaluate(&p, START, &rows, std::slice::from_ref(&late), date(2024, 4, 10));
+    let clear = ev.all_clears.iter().find(|a| a.checkup == Checkup::U6).expect("all-clear");
+    assert_eq!(clear.created, date(2024, 4, 10));
+    assert_eq!(child(&ev).checkups[&Checkup::U6].linked, Some(date(2024, 4, 10)));
+    // a decision dated before the receipt counts from the receipt
+    let mut early = report("r6", Checkup::U6, date(2024, 3, 1));
+    early.linked_on = Some(date(2024, 2, 1));
+    let ev = evaluate(&p, START, &rows, &[early], date(2024, 4, 10));
+    assert!(ev.escalations.iter().all(|e| e.checkup != Checkup::U6));
 }
 
 #[test]

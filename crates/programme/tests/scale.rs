@@ -77,6 +77,7 @@ fn one_daily_run_over_many_children() {
                 checkup: *c,
                 exam_date: w.regular_start,
                 received,
+                linked_on: None,
             });
         }
     }

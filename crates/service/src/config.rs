@@ -14,6 +14,26 @@ pub struct Config {
     pub state: String,
     pub api: ApiConfig,
     pub tls: TlsConfig,
+    #[serde(default)]
+    pub programme: ProgrammeConfig,
+}
+
+/// The check-up programme while `serve` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeConfig {
+    /// Local time (Europe/Berlin) of the daily run, e.g. `"02:00"`. Across several processes
+    /// on one database the run happens once (a claim in the database).
+    pub daily_run_at: jiff::civil::Time,
+    /// Whether `serve` runs the daily run at all (a state may run it from cron with
+    /// `jobs run` instead).
+    pub daily_run: bool,
+}
+
+impl Default for ProgrammeConfig {
+    fn default() -> Self {
+        ProgrammeConfig { daily_run_at: jiff::civil::time(2, 0, 0, 0), daily_run: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +68,7 @@ impl Config {
                 trusted_ca_files: vec![],
                 client_cert_days: 365,
             },
+            programme: ProgrammeConfig::default(),
         }
     }
 

@@ -40,6 +40,10 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::AlreadyExists(m) => ServiceError::Usage(format!("existiert bereits: {m}")),
             StoreError::NotFound(m) => ServiceError::NotFound(m),
+            StoreError::Conflict(_) => ServiceError::Conflict(
+                "Der Eintrag wurde inzwischen von jemand anderem geändert; bitte neu laden und erneut entscheiden."
+                    .into(),
+            ),
             StoreError::SchemaTooNew { .. } => ServiceError::Usage(e.to_string()),
             StoreError::Internal(m) => ServiceError::Internal(m),
         }

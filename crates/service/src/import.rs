@@ -38,6 +38,8 @@ pub struct ImportSummary {
     /// Lines that repeated a card already stored (acknowledged again, stored once).
     pub duplicates: u64,
     pub failed: Vec<LineError>,
+    /// The linker's run over the new reports.
+    pub linking: crate::linking::LinkRun,
 }
 
 /// The day a report was received, as the instant the day starts in Germany.
@@ -68,6 +70,7 @@ pub async fn import_reports<S: Store>(
             Err(e) => summary.failed.push(LineError { line: number, reason: describe(&e) }),
         }
     }
+    summary.linking = crate::linking::link_pending(gateway.store(), gateway.now()).await?;
     Ok(summary)
 }
 

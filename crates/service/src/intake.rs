@@ -2,6 +2,7 @@
 //! stored report with a receipt, exactly once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use oegd_domain::{Clock, OrgKind, ProfessionOid, TelematikId};
@@ -31,6 +32,8 @@ pub struct Gateway<S> {
     store: S,
     clock: Arc<dyn Clock>,
     office: Organisation,
+    /// Reports stored by this process: the linker in `serve` wakes when it changes.
+    stored: AtomicU64,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -51,7 +54,7 @@ impl<S: Store> Gateway<S> {
             store.organisations().await?.into_iter().find(|o| o.kind == OrgKind::Landesamt).ok_or_else(|| {
                 ServiceError::Usage("Kein Landesamt registriert (oegd-gateway init legt es an).".into())
             })?;
-        Ok(Self { store, clock, office })
+        Ok(Self { store, clock, office, stored: AtomicU64::new(0) })
     }
 
     pub fn store(&self) -> &S {
@@ -60,6 +63,11 @@ impl<S: Store> Gateway<S> {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// How many new reports this process has stored since it started.
+    pub fn stored_reports(&self) -> u64 {
+        self.stored.load(Ordering::Relaxed)
     }
 
     /// The state office that receives reports.
@@ -139,7 +147,10 @@ impl<S: Store> Gateway<S> {
             receiving_office: self.office.telematik_id.clone(),
         };
         match self.store.insert_report(&report, actor).await? {
-            InsertOutcome::Inserted(report) => Ok(Submission { report, created: true }),
+            InsertOutcome::Inserted(report) => {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+                Ok(Submission { report, created: true })
+            }
             InsertOutcome::Existing(first) if first.facts_sha256 == report.facts_sha256 => {
                 Ok(Submission { report: first, created: false })
             }

@@ -10,8 +10,11 @@ pub mod datadir;
 mod error;
 pub mod import;
 mod intake;
+pub mod letters;
+pub mod linking;
 pub mod programme;
 pub mod receipt;
+pub mod register;
 pub mod registry;
 pub mod states;
 

@@ -1,26 +1,26 @@
-//! The daily run of the check-up programme over what the store holds: the register as of
-//! the day, each report linked to a child by the linker, the engine's actions recorded once.
-//!
-//! Linking here is automatic only (`Linked` decisions); reports the linker sends to review
-//! or leaves unlinked are counted but not yet queued for a person (issue 3, next step).
+//! The daily run of the check-up programme over what the store holds: the register, each
+//! report with its link decision (see [`crate::linking`]), the engine's actions recorded
+//! once, and the letters typeset and stored.
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
-use oegd_fhir::ParticipationCard;
-use oegd_linkage::{LinkIndex, Outcome, RegisteredChild, ReportedChild};
-use oegd_programme::{AssignedReport, Evaluation, Profile, RegistryRow};
-use oegd_store::{Actor, ProgrammeAction, ReportFilter, Store};
+use jiff::{SignedDuration, Timestamp};
+use oegd_letters::Sender;
+use oegd_programme::{AssignedReport, Evaluation, Profile};
+use oegd_store::{Actor, LinkState, ProgrammeAction, ReportFilter, Store};
 use serde::Serialize;
 
-use crate::ServiceError;
+use crate::linking::{self, LinkRun, berlin_date};
+use crate::{ServiceError, letters, register};
 
 /// What a daily run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRun {
     pub as_of: Date,
+    /// What the linker did before the run.
+    pub linking: LinkRun,
+    /// Reports received by the day, and their link states now.
     pub reports: usize,
     pub linked: usize,
     pub review: usize,
@@ -29,51 +29,27 @@ pub struct JobRun {
     pub actions: BTreeMap<String, usize>,
     /// Of those, recorded by this run (the rest existed before).
     pub new_actions: usize,
+    /// Letters typeset and stored by this run.
+    pub letters: usize,
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(e.to_string())
 }
 
-fn berlin_date(t: Timestamp) -> Date {
-    t.to_zoned(TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC)).date()
-}
-
-/// The engine's evaluation as of `as_of` from the store's register and reports.
+/// The engine's evaluation as of `as_of` from the store's register, reports and link
+/// decisions, with the count of reports received by then and how many of them are linked,
+/// in review and unlinked.
 pub async fn evaluate<S: Store>(
     store: &S,
     profile: &Profile,
     as_of: Date,
 ) -> Result<(Evaluation, [usize; 4]), ServiceError> {
-    let rows: Vec<RegistryRow> = store
-        .registry_events()
-        .await?
-        .iter()
-        .map(|e| serde_json::from_str(&e.row_json).map_err(internal))
-        .collect::<Result<_, _>>()?;
+    let rows = register::rows(store).await?;
     let Some(programme_start) = rows.iter().map(|r| r.event_date).min() else {
         return Err(ServiceError::Usage("Noch keine Meldedaten importiert (registry import).".into()));
     };
-
-    // The register as of the day: the latest record of each child (events in date order,
-    // stable, so file order decides within a day).
-    let mut ordered: Vec<&RegistryRow> = rows.iter().filter(|r| r.event_date <= as_of).collect();
-    ordered.sort_by_key(|r| r.event_date);
-    let mut latest = BTreeMap::new();
-    for row in ordered {
-        if let Some(record) = &row.record {
-            latest.insert(row.melde_id.clone(), record);
-        }
-    }
-    let index = LinkIndex::new(latest.iter().map(|(id, r)| RegisteredChild {
-        melde_id: id.clone(),
-        given_names: r.given_names.clone(),
-        family_name: r.family_name.clone(),
-        birth_name: r.birth_name.clone(),
-        birth_date: r.birth_date,
-        kvnr: None,
-    }));
-
+    let links = linking::links(store).await?;
     let mut assigned = Vec::new();
     let mut counts = [0usize; 4];
     for summary in store.reports(&ReportFilter::default()).await? {
@@ -81,36 +57,21 @@ pub async fn evaluate<S: Store>(
         if received > as_of {
             continue;
         }
-        let Some(report) = store.report(&summary.id).await? else { continue };
-        let card: ParticipationCard = serde_json::from_str(&report.facts_json).map_err(internal)?;
-        let decision = index.decide(&ReportedChild {
-            given_name: card.patient.given.clone(),
-            family_name: card.patient.family.clone(),
-            birth_name: card.patient.birth_name.clone(),
-            birth_date: card.patient.birth_date,
-            kvnr: card.patient.kvnr.as_deref().and_then(|k| oegd_domain::Kvnr::parse(k).ok()),
-        });
+        let (state, melde_id, linked_on) = links.get(&summary.id).cloned().unwrap_or((LinkState::Unlinked, None, None));
         counts[0] += 1;
-        let melde_id = match decision.outcome {
-            Outcome::Linked(id) => {
-                counts[1] += 1;
-                Some(id)
-            }
-            Outcome::Review => {
-                counts[2] += 1;
-                None
-            }
-            Outcome::Unlinked => {
-                counts[3] += 1;
-                None
-            }
-        };
+        match state {
+            LinkState::Linked | LinkState::Confirmed => counts[1] += 1,
+            LinkState::Review => counts[2] += 1,
+            LinkState::Unlinked | LinkState::Rejected => counts[3] += 1,
+        }
         assigned.push(AssignedReport {
-            report_id: card.card_id.trim_start_matches("urn:uuid:").to_owned(),
+            // the card's id: a resubmission counts once (the engine keeps the first receipt)
+            report_id: summary.card_id.trim_start_matches("urn:uuid:").to_owned(),
             melde_id,
-            checkup: card.checkup,
-            exam_date: card.exam_date,
+            checkup: summary.checkup,
+            exam_date: summary.exam_date,
             received,
+            linked_on,
         });
     }
     Ok((oegd_programme::evaluate(profile, programme_start, &rows, &assigned, as_of), counts))
@@ -138,9 +99,11 @@ fn action(kind: &str, value: impl Serialize) -> Result<ProgrammeAction, ServiceE
 pub async fn run_jobs<S: Store>(
     store: &S,
     profile: &Profile,
+    sender: &Sender,
     as_of: Date,
     now: Timestamp,
 ) -> Result<JobRun, ServiceError> {
+    let linking = linking::link_pending(store, now).await?;
     let (evaluation, [reports, linked, review, unlinked]) = evaluate(store, profile, as_of).await?;
     let mut actions = Vec::new();
     for a in &evaluation.invitations {
@@ -163,5 +126,27 @@ pub async fn run_jobs<S: Store>(
         *by_kind.entry(a.kind.clone()).or_insert(0) += 1;
     }
     let new_actions = store.record_actions(&actions, as_of, now, &Actor::System).await?;
-    Ok(JobRun { as_of, reports, linked, review, unlinked, actions: by_kind, new_actions })
+    let letters = letters::render_missing(store, profile, sender, now).await?;
+    Ok(JobRun { as_of, linking, reports, linked, review, unlinked, actions: by_kind, new_actions, letters })
+}
+
+/// How long a claimed daily run may take before another process may take it over.
+pub const DAILY_RUN_LEASE: SignedDuration = SignedDuration::from_hours(1);
+
+/// The daily run as `serve` does it: only if no other process on the same database has
+/// done or is doing the run of `as_of`. `None` when someone else has it.
+pub async fn scheduled_run<S: Store>(
+    store: &S,
+    profile: &Profile,
+    sender: &Sender,
+    holder: &str,
+    as_of: Date,
+    now: impl Fn() -> Timestamp,
+) -> Result<Option<JobRun>, ServiceError> {
+    if !store.claim_daily_run(as_of, holder, now(), DAILY_RUN_LEASE).await? {
+        return Ok(None);
+    }
+    let run = run_jobs(store, profile, sender, as_of, now()).await?;
+    store.finish_daily_run(as_of, holder, now()).await?;
+    Ok(Some(run))
 }

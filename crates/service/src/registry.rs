@@ -18,6 +18,9 @@ pub struct RegistryImport {
     pub rows: usize,
     /// Rows that could not be read, with line number and a German reason.
     pub errors: Vec<RowError>,
+    /// The linker's run after the import: unlinked and review reports re-tried against the
+    /// register including the new children.
+    pub linking: crate::linking::LinkRun,
 }
 
 /// Imports one Meldedaten file. Unreadable rows are reported and skipped; with `strict`,
@@ -61,5 +64,6 @@ pub async fn import_registry<S: Store>(
         DeliveryOutcome::Imported { seq } => (seq, true),
         DeliveryOutcome::AlreadyImported { seq } => (seq, false),
     };
-    Ok(RegistryImport { delivery: seq, imported, rows: delivery.rows.len(), errors: file.errors })
+    let linking = if imported { crate::linking::link_pending(store, now).await? } else { Default::default() };
+    Ok(RegistryImport { delivery: seq, imported, rows: delivery.rows.len(), errors: file.errors, linking })
 }

@@ -12,12 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use oegd_domain::{Checkup, Kreisschluessel, MeldeId, OrgKind, TelematikId};
+use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId};
 use oegd_store::audit::{self, AuditEntry, ChainHead};
 use oegd_store::{
-    Actor, AuditEvent, CertificateRecord, DeliveryOutcome, DeliverySummary, InsertOutcome, NewDelivery, NewReport,
-    Organisation, ProgrammeAction, RegistryEventRecord, ReportFilter, ReportId, ReportSource, ReportSummary, Store,
-    StoreError, StoreResult, StoredReport,
+    ActionKey, Actor, AuditEvent, CertificateRecord, DeliveryOutcome, DeliverySummary, InsertOutcome, LinkDecision,
+    LinkState, NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr,
+    ReportFilter, ReportId, ReportSource, ReportSummary, Store, StoreError, StoreResult, StoredReport,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -152,6 +152,58 @@ async fn append_audit(conn: &mut SqliteConnection, event: &AuditEvent, at: Times
         .await
         .map_err(map_err)?;
     Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds a decision in the column order of `link_decisions`.
+fn bind_decision<'q>(q: Query<'q>, d: &'q LinkDecision) -> Query<'q> {
+    q.bind(&d.report_id.0)
+        .bind(d.state.as_str())
+        .bind(d.melde_id.as_ref().map(MeldeId::as_str))
+        .bind(d.effective.to_string())
+        .bind(&d.decision_json)
+        .bind(&d.decided_by)
+        .bind(ts(d.decided_at))
+        .bind(d.version)
+}
+
+fn decision_from_row(row: &SqliteRow) -> StoreResult<LinkDecision> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let melde_id: Option<String> = row.try_get("melde_id").map_err(map_err)?;
+    Ok(LinkDecision {
+        report_id: ReportId(text("report_id")?),
+        state: LinkState::parse(&text("state")?).ok_or_else(|| corrupt("link state"))?,
+        melde_id: melde_id.map(|m| MeldeId::parse(&m).map_err(|_| corrupt("melde_id"))).transpose()?,
+        effective: text("effective")?.parse().map_err(|_| corrupt("effective date"))?,
+        decision_json: text("decision")?,
+        decided_by: text("decided_by")?,
+        decided_at: parse_ts(&text("decided_at")?)?,
+        version: row.try_get("version").map_err(map_err)?,
+    })
+}
+
+fn action_from_row(row: &SqliteRow) -> StoreResult<ProgrammeAction> {
+    let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let checkup = text("checkup")?;
+    let district = text("district")?;
+    Ok(ProgrammeAction {
+        kind: text("kind")?,
+        melde_id: MeldeId::parse(&text("melde_id")?).map_err(|_| corrupt("melde_id"))?,
+        checkup: if checkup.is_empty() {
+            None
+        } else {
+            Some(Checkup::from_name(&checkup).ok_or_else(|| corrupt("checkup"))?)
+        },
+        created: text("created")?.parse().map_err(|_| corrupt("created"))?,
+        district: if district.is_empty() {
+            None
+        } else {
+            Some(Kreisschluessel::parse(&district).map_err(|_| corrupt("district"))?)
+        },
+        payload_json: text("payload")?,
+    })
 }
 
 fn org_from_row(row: &SqliteRow) -> StoreResult<Organisation> {
@@ -513,27 +565,238 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn actions_without_letter(&self, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
+        let kinds = serde_json::to_string(kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT a.kind, a.melde_id, a.checkup, a.created, a.district, a.payload FROM programme_actions a
+             WHERE a.kind IN (SELECT value FROM json_each(?1))
+               AND NOT EXISTS (SELECT 1 FROM letters l
+                               WHERE l.kind = a.kind AND l.melde_id = a.melde_id AND l.checkup = a.checkup)
+             ORDER BY a.created, a.kind, a.melde_id, a.checkup",
+        )
+        .bind(kinds)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn store_letters(
+        &self,
+        letters: &[(ActionKey, Vec<u8>)],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut stored = 0usize;
+        for (key, pdf) in letters {
+            let done = sqlx::query(
+                "INSERT INTO letters (kind, melde_id, checkup, pdf, pdf_sha256, rendered_at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&key.kind)
+            .bind(key.melde_id.as_str())
+            .bind(key.checkup.map_or("", Checkup::name))
+            .bind(pdf.as_slice())
+            .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf)))
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            stored += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        if stored > 0 {
+            let event =
+                AuditEvent::new(actor, "programme.letters_stored", "letters", serde_json::json!({"letters": stored}));
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    async fn letter_pdf(&self, key: &ActionKey) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT pdf FROM letters WHERE kind = ? AND melde_id = ? AND checkup = ?")
+            .bind(&key.kind)
+            .bind(key.melde_id.as_str())
+            .bind(key.checkup.map_or("", Checkup::name))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn claim_daily_run(
+        &self,
+        as_of: jiff::civil::Date,
+        holder: &str,
+        at: Timestamp,
+        lease: jiff::SignedDuration,
+    ) -> StoreResult<bool> {
+        let stale = at.checked_sub(lease).map_err(|e| StoreError::Internal(e.to_string()))?;
+        // BEGIN IMMEDIATE: the check and the claim happen under the database's write lock
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO daily_runs (as_of, holder, claimed_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (as_of) DO UPDATE SET holder = ?2, claimed_at = ?3
+             WHERE daily_runs.finished_at IS NULL AND daily_runs.claimed_at < ?4",
+        )
+        .bind(as_of.to_string())
+        .bind(holder)
+        .bind(ts(at))
+        .bind(ts(stale))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let claimed = done.rows_affected() > 0;
+        if claimed {
+            let event = AuditEvent::new(
+                &Actor::System,
+                "programme.daily_run_claimed",
+                as_of.to_string(),
+                serde_json::json!({"holder": holder}),
+            );
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(claimed)
+    }
+
+    async fn finish_daily_run(&self, as_of: jiff::civil::Date, holder: &str, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE daily_runs SET finished_at = ? WHERE as_of = ? AND holder = ? AND finished_at IS NULL")
+                .bind(ts(at))
+                .bind(as_of.to_string())
+                .bind(holder)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("daily run {as_of} is not held by this process")));
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn save_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut written = 0usize;
+        let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
+        for d in decisions {
+            let done = if d.version <= 1 {
+                bind_decision(sqlx::query(
+                    "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by, decided_at, version)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                ), d)
+                .execute(&mut *tx)
+                .await
+            } else {
+                bind_decision(sqlx::query(
+                    "UPDATE link_decisions SET report_id = ?1, state = ?2, melde_id = ?3, effective = ?4, decision = ?5,
+                     decided_by = ?6, decided_at = ?7, version = ?8
+                     WHERE report_id = ?1 AND version = ?8 - 1 AND state IN ('review', 'unlinked')",
+                ), d)
+                .execute(&mut *tx)
+                .await
+            }
+            .map_err(map_err)?;
+            if done.rows_affected() > 0 {
+                written += 1;
+                *by_state.entry(d.state.as_str()).or_insert(0) += 1;
+            }
+        }
+        if written > 0 {
+            let event = AuditEvent::new(actor, "link.linker_decided", "reports", serde_json::json!(by_state));
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(written)
+    }
+
+    async fn decide_link(&self, d: &LinkDecision, remember: Option<&RememberedKvnr>, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let done = bind_decision(
+            sqlx::query(
+                "UPDATE link_decisions SET report_id = ?1, state = ?2, melde_id = ?3, effective = ?4, decision = ?5,
+                 decided_by = ?6, decided_at = ?7, version = ?8
+                 WHERE report_id = ?1 AND version = ?8 - 1",
+            ),
+            d,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("link decision of report {}", d.report_id)));
+        }
+        if d.state != LinkState::Confirmed {
+            sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = ?")
+                .bind(&d.report_id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        if let Some(k) = remember {
+            sqlx::query("INSERT INTO remembered_kvnrs (melde_id, kvnr, report_id, since) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(k.melde_id.as_str())
+                .bind(k.kvnr.as_str())
+                .bind(&d.report_id.0)
+                .bind(k.since.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let event = AuditEvent::new(
+            actor,
+            "link.decided",
+            d.report_id.0.clone(),
+            serde_json::json!({
+                "state": d.state.as_str(),
+                "melde_id": d.melde_id.as_ref().map(MeldeId::as_str),
+                "effective": d.effective.to_string(),
+                "version": d.version,
+            }),
+        );
+        append_audit(&mut tx, &event, d.decided_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn link_decision(&self, report: &ReportId) -> StoreResult<Option<LinkDecision>> {
+        let row = sqlx::query("SELECT * FROM link_decisions WHERE report_id = ?")
+            .bind(&report.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(decision_from_row).transpose()
+    }
+
+    async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
+        let rows = sqlx::query("SELECT * FROM link_decisions WHERE (?1 IS NULL OR state = ?1) ORDER BY report_id")
+            .bind(state.map(LinkState::as_str))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {
+        let rows = sqlx::query("SELECT melde_id, kvnr, since FROM remembered_kvnrs ORDER BY melde_id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         rows.iter()
             .map(|row| {
-                let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
                 let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
-                let checkup = text("checkup")?;
-                let district = text("district")?;
-                Ok(ProgrammeAction {
-                    kind: text("kind")?,
+                Ok(RememberedKvnr {
                     melde_id: MeldeId::parse(&text("melde_id")?).map_err(|_| corrupt("melde_id"))?,
-                    checkup: if checkup.is_empty() {
-                        None
-                    } else {
-                        Some(Checkup::from_name(&checkup).ok_or_else(|| corrupt("checkup"))?)
-                    },
-                    created: text("created")?.parse().map_err(|_| corrupt("created"))?,
-                    district: if district.is_empty() {
-                        None
-                    } else {
-                        Some(Kreisschluessel::parse(&district).map_err(|_| corrupt("district"))?)
-                    },
-                    payload_json: text("payload")?,
+                    kvnr: Kvnr::parse(&text("kvnr")?).map_err(|_| corrupt("KVNR"))?,
+                    since: text("since")?.parse().map_err(|_| corrupt("date"))?,
                 })
             })
             .collect()

@@ -10,10 +10,11 @@ use oegd_store::{StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "intake", include_str!("../migrations/0001_intake.sql")),
     (2, "registry", include_str!("../migrations/0002_registry.sql")),
+    (3, "programme", include_str!("../migrations/0003_programme.sql")),
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT";

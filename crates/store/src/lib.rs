@@ -26,6 +26,10 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// Someone else changed the record first (e.g. two staff deciding the same review
+    /// entry); nothing was changed.
+    #[error("changed meanwhile: {0}")]
+    Conflict(String),
     /// The database schema is newer than this program knows.
     #[error("database schema version {found} is newer than this program supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -94,6 +98,60 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<usize>> + Send;
     /// Recorded actions, optionally of one kind, by creation day.
     fn actions(&self, kind: Option<&str>) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
+
+    /// Actions of these kinds that have no letter stored yet.
+    fn actions_without_letter(&self, kinds: &[&str]) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
+    /// Stores typeset letters of recorded actions (a letter already stored stays as it is).
+    fn store_letters(
+        &self,
+        letters: &[(ActionKey, Vec<u8>)],
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<usize>> + Send;
+    fn letter_pdf(&self, key: &ActionKey) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Claims the daily run of `as_of` for `holder`: true if no one has it, or the claim of
+    /// someone else is older than `lease` and unfinished (a crashed process). Exactly one of
+    /// several processes asking at once gets it.
+    fn claim_daily_run(
+        &self,
+        as_of: jiff::civil::Date,
+        holder: &str,
+        at: jiff::Timestamp,
+        lease: jiff::SignedDuration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn finish_daily_run(
+        &self,
+        as_of: jiff::civil::Date,
+        holder: &str,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- linking -------------------------------------------------------------------------
+    /// Stores the linker's decisions. A decision with `version == 1` is written only if the
+    /// report has none yet; a later one only over the linker's own open decision (review,
+    /// unlinked) of `version - 1`. Returns how many were written; the rest lost to someone
+    /// faster and changed nothing.
+    fn save_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<usize>> + Send;
+    /// A person's decision: written only over `version - 1` of the report's decision,
+    /// otherwise [`StoreError::Conflict`]. With `remember`, the child's KVNR is remembered in
+    /// the same transaction (unless the child or the KVNR already has one); a decision that is
+    /// not `Confirmed` forgets a KVNR remembered from this report.
+    fn decide_link(
+        &self,
+        decision: &LinkDecision,
+        remember: Option<&RememberedKvnr>,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn link_decision(&self, report: &ReportId) -> impl Future<Output = StoreResult<Option<LinkDecision>>> + Send;
+    /// All decisions, optionally of one state, by report id.
+    fn link_decisions(&self, state: Option<LinkState>) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
+    fn remembered_kvnrs(&self) -> impl Future<Output = StoreResult<Vec<RememberedKvnr>>> + Send;
 
     // --- audit ---------------------------------------------------------------------
     /// Appends an entry for a change made outside the other methods (e.g. `init`).

@@ -233,11 +233,110 @@ pub struct ProgrammeAction {
     pub payload_json: String,
 }
 
+impl ProgrammeAction {
+    pub fn key(&self) -> ActionKey {
+        ActionKey { kind: self.kind.clone(), melde_id: self.melde_id.clone(), checkup: self.checkup }
+    }
+}
+
+/// What identifies an action for ever: `(kind, melde_id, checkup)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ActionKey {
+    pub kind: String,
+    pub melde_id: oegd_domain::MeldeId,
+    pub checkup: Option<Checkup>,
+}
+
 impl fmt::Debug for ProgrammeAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProgrammeAction")
             .field("kind", &self.kind)
             .field("created", &self.created)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where a report stands in linking to a child of the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Linked by the linker (score above the upper threshold, or the remembered KVNR).
+    Linked,
+    /// Waiting for a person (between the thresholds, twins, close candidates).
+    Review,
+    /// No child good enough yet; re-tried on every registration import.
+    Unlinked,
+    /// Linked by a person.
+    Confirmed,
+    /// A person found none of the candidates to be the child; not re-tried automatically.
+    Rejected,
+}
+
+impl LinkState {
+    pub const ALL: [LinkState; 5] =
+        [LinkState::Linked, LinkState::Review, LinkState::Unlinked, LinkState::Confirmed, LinkState::Rejected];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Linked => "linked",
+            LinkState::Review => "review",
+            LinkState::Unlinked => "unlinked",
+            LinkState::Confirmed => "confirmed",
+            LinkState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LinkState> {
+        LinkState::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// Decisions the linker may replace when it runs again (a person's never).
+    pub fn is_open_to_linker(self) -> bool {
+        matches!(self, LinkState::Review | LinkState::Unlinked)
+    }
+}
+
+/// The link decision for one report: who decided, when, and why.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkDecision {
+    pub report_id: ReportId,
+    pub state: LinkState,
+    /// The child, for `Linked` and `Confirmed`.
+    pub melde_id: Option<oegd_domain::MeldeId>,
+    /// The day from which the link counts for the programme: the receipt for the linker's
+    /// links, the day of the decision for a person's.
+    pub effective: Date,
+    /// The linker's score, reason and comparison per candidate, as JSON (ids and weights,
+    /// no names).
+    pub decision_json: String,
+    pub decided_by: String,
+    pub decided_at: Timestamp,
+    /// Raised with every change: a decision based on an older version loses.
+    pub version: i64,
+}
+
+impl fmt::Debug for LinkDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkDecision")
+            .field("report_id", &self.report_id)
+            .field("state", &self.state)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A KVNR remembered on a child after a person confirmed a link.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RememberedKvnr {
+    pub melde_id: oegd_domain::MeldeId,
+    pub kvnr: oegd_domain::Kvnr,
+    /// The day the confirmed link counts from: links made through the KVNR count from then
+    /// at the earliest.
+    pub since: Date,
+}
+
+impl fmt::Debug for RememberedKvnr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RememberedKvnr").finish_non_exhaustive()
     }
 }

@@ -181,7 +181,7 @@ impl<'a> ChildSim<'a> {
                 consider(e.event_date);
             }
             if let Some(r) = self.reports.get(ri) {
-                consider(r.received);
+                consider(r.link_day);
             }
             if let (Some(_), None, Some(_)) = (st.registered_on, st.deleted_on, st.record) {
                 if let Some(d) = self.deletion_day(&st) {
@@ -249,10 +249,9 @@ impl<'a> ChildSim<'a> {
                     }
                 }
             }
-            while let Some(r) = self.reports.get(ri).filter(|r| r.received == today) {
+            while self.reports.get(ri).is_some_and(|r| r.link_day == today) {
                 let idx = ri;
                 ri += 1;
-                debug_assert_eq!(r.received, today);
                 if st.registered_on.is_some() {
                     self.link(&mut st, idx, today);
                 } else {

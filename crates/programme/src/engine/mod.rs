@@ -33,6 +33,18 @@ pub struct AssignedReport {
     pub checkup: Checkup,
     pub exam_date: Date,
     pub received: Date,
+    /// The day a person linked the report, when that was after its receipt: the link counts
+    /// from then on (what the daily runs before that day did stays as it was). `None`: the
+    /// link counts from the receipt.
+    #[serde(default)]
+    pub linked_on: Option<Date>,
+}
+
+impl AssignedReport {
+    /// The day from which the link counts.
+    pub fn link_day(&self) -> Date {
+        self.linked_on.map_or(self.received, |d| d.max(self.received))
+    }
 }
 
 /// A report at its first receipt.
@@ -42,6 +54,8 @@ pub(crate) struct UniqueReport<'a> {
     pub checkup: Checkup,
     pub exam_date: Date,
     pub received: Date,
+    /// [`AssignedReport::link_day`].
+    pub link_day: Date,
     /// Position of the first receipt in the input (tie-breaker).
     pub seq: usize,
 }
@@ -85,6 +99,7 @@ impl<'a> ReportSet<'a> {
                 checkup: r.checkup,
                 exam_date: r.exam_date,
                 received: r.received,
+                link_day: r.link_day(),
                 seq,
             };
             match first.get(r.report_id.as_str()).and_then(|i| unique.get_mut(*i)) {
@@ -120,7 +135,7 @@ impl<'a> Engine<'a> {
         by_receipt.sort_by_key(|r| (r.received, r.seq));
         let mut assigned: Vec<&'a UniqueReport<'a>> =
             by_receipt.iter().copied().filter(|r| r.melde_id.is_some()).collect();
-        assigned.sort_by(|a, b| a.melde_id.cmp(&b.melde_id).then((a.received, a.seq).cmp(&(b.received, b.seq))));
+        assigned.sort_by(|a, b| a.melde_id.cmp(&b.melde_id).then((a.link_day, a.seq).cmp(&(b.link_day, b.seq))));
 
         let mut children: Vec<ChildInput<'a>> = Vec::new();
         let mut ri = 0usize;

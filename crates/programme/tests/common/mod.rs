@@ -40,6 +40,7 @@ pub fn load_reports() -> Vec<AssignedReport> {
                 checkup: Checkup::from_name(&r[exam]).expect("exam"),
                 exam_date: r[exam_date].parse::<Date>().expect("exam_date"),
                 received: r[received].parse::<Date>().expect("received_date"),
+                linked_on: None,
             }
         })
         .collect()

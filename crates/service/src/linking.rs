@@ -1,0 +1,365 @@
+//! Linking reports to children of the register (PROGRAMME.md, "Linking reports to
+//! children"), and the review queue where a person decides what the linker could not.
+//!
+//! Every report has one current decision in the store, with the linker's score and
+//! comparison. The linker decides reports that have none and re-tries its own open decisions
+//! (review, unlinked) each time it runs: after a registration import, after a report import,
+//! before every daily run, and in `serve` shortly after reports arrive. Whether a late link
+//! still counts (26 weeks) is the programme's rule and applied by the engine. A person's
+//! decision is never replaced by the linker; a person can undo any decision.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use oegd_domain::{Checkup, Kvnr, MeldeId, TelematikId};
+use oegd_fhir::ParticipationCard;
+use oegd_linkage::{Decision, LinkIndex, Outcome, Reason, RegisteredChild, ReportedChild};
+use oegd_programme::RegistryRow;
+use oegd_store::{Actor, LinkDecision, LinkState, RememberedKvnr, ReportFilter, ReportId, Store};
+use serde::Serialize;
+
+use crate::{ServiceError, register};
+
+/// How many decisions go into one transaction.
+const BATCH: usize = 1000;
+
+/// What a run of the linker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LinkRun {
+    /// Reports without a decision or with an open one of the linker.
+    pub examined: usize,
+    /// Decisions written (new, or changed by new register data).
+    pub written: usize,
+    /// Of the examined reports, by the linker's outcome.
+    pub linked: usize,
+    pub review: usize,
+    pub unlinked: usize,
+}
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+/// The day a report was received, in Germany.
+pub(crate) fn berlin_date(t: Timestamp) -> Date {
+    t.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC)).date()
+}
+
+/// Whether the linker may replace this decision: its own, and still open.
+fn open_to_linker(d: &LinkDecision) -> bool {
+    d.state.is_open_to_linker() && d.decided_by == Actor::System.to_string()
+}
+
+async fn card<S: Store>(store: &S, id: &ReportId) -> Result<(ParticipationCard, Date), ServiceError> {
+    let report = store.report(id).await?.ok_or_else(|| ServiceError::NotFound("Meldung nicht gefunden.".into()))?;
+    let card = serde_json::from_str(&report.facts_json).map_err(internal)?;
+    Ok((card, berlin_date(report.received_at)))
+}
+
+fn reported(card: &ParticipationCard) -> ReportedChild {
+    ReportedChild {
+        given_name: card.patient.given.clone(),
+        family_name: card.patient.family.clone(),
+        birth_name: card.patient.birth_name.clone(),
+        birth_date: card.patient.birth_date,
+        kvnr: card.patient.kvnr.as_deref().and_then(|k| Kvnr::parse(k).ok()),
+    }
+}
+
+/// The linker's index over the register as it stands now (every child ever registered,
+/// with its latest record), with the KVNRs remembered from confirmed links, and the day each
+/// of those links counts from.
+pub async fn current_index<S: Store>(store: &S) -> Result<(LinkIndex, HashMap<MeldeId, Date>), ServiceError> {
+    let rows = register::rows(store).await?;
+    let remembered = store.remembered_kvnrs().await?;
+    let since = remembered.iter().map(|k| (k.melde_id.clone(), k.since)).collect();
+    let kvnrs: HashMap<MeldeId, Kvnr> = remembered.into_iter().map(|k| (k.melde_id, k.kvnr)).collect();
+    Ok((index_of(&rows, &kvnrs), since))
+}
+
+fn index_of(rows: &[RegistryRow], kvnrs: &HashMap<MeldeId, Kvnr>) -> LinkIndex {
+    LinkIndex::new(register::latest_records(rows, None).into_iter().map(|(id, r)| RegisteredChild {
+        melde_id: id.clone(),
+        given_names: r.given_names.clone(),
+        family_name: r.family_name.clone(),
+        birth_name: r.birth_name.clone(),
+        birth_date: r.birth_date,
+        kvnr: kvnrs.get(id).cloned(),
+    }))
+}
+
+/// Decides every report without a decision and re-tries the linker's open ones.
+pub async fn link_pending<S: Store>(store: &S, now: Timestamp) -> Result<LinkRun, ServiceError> {
+    let decisions: HashMap<ReportId, LinkDecision> =
+        store.link_decisions(None).await?.into_iter().map(|d| (d.report_id.clone(), d)).collect();
+    let todo: Vec<ReportId> = store
+        .reports(&ReportFilter::default())
+        .await?
+        .into_iter()
+        .filter(|r| decisions.get(&r.id).is_none_or(open_to_linker))
+        .map(|r| r.id)
+        .collect();
+    let mut run = LinkRun { examined: todo.len(), ..LinkRun::default() };
+    if todo.is_empty() {
+        return Ok(run);
+    }
+    let (index, kvnr_since) = current_index(store).await?;
+    let mut batch = Vec::with_capacity(BATCH.min(todo.len()));
+    for id in todo {
+        let (card, received) = card(store, &id).await?;
+        let decision = index.decide(&reported(&card));
+        let (state, melde_id) = match &decision.outcome {
+            Outcome::Linked(child) => (LinkState::Linked, Some(child.clone())),
+            Outcome::Review => (LinkState::Review, None),
+            Outcome::Unlinked => (LinkState::Unlinked, None),
+        };
+        match state {
+            LinkState::Linked => run.linked += 1,
+            LinkState::Review => run.review += 1,
+            _ => run.unlinked += 1,
+        }
+        let decision_json = serde_json::to_string(&decision).map_err(internal)?;
+        let old = decisions.get(&id);
+        if old.is_some_and(|o| o.state == state && o.melde_id == melde_id && o.decision_json == decision_json) {
+            continue;
+        }
+        batch.push(LinkDecision {
+            report_id: id,
+            state,
+            melde_id,
+            // a link through a KVNR a person confirmed counts no earlier than that link
+            effective: match (&decision.reason, &decision.outcome) {
+                (Reason::KvnrEqual, Outcome::Linked(child)) => {
+                    kvnr_since.get(child).map_or(received, |d| received.max(*d))
+                }
+                _ => received,
+            },
+            decision_json,
+            decided_by: Actor::System.to_string(),
+            decided_at: now,
+            version: old.map_or(1, |o| o.version + 1),
+        });
+        if batch.len() == BATCH {
+            run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
+            batch.clear();
+        }
+    }
+    run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
+    Ok(run)
+}
+
+/// The child as the card names it: shown to the person who decides.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportedPerson {
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_name: Option<String>,
+    pub birth_date: Date,
+    pub kvnr: Option<String>,
+}
+
+/// A registered child the linker considered, with the comparison that gave its score.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewCandidate {
+    pub melde_id: MeldeId,
+    /// Fellegi–Sunter score in bits.
+    pub score: f64,
+    /// `None` when the child is no longer in the register.
+    pub given_names: Option<Vec<String>>,
+    pub family_name: Option<String>,
+    pub birth_name: Option<String>,
+    pub birth_date: Option<Date>,
+    pub kreis: Option<String>,
+    /// The comparison field by field, in German.
+    pub comparison: Vec<String>,
+}
+
+/// A report's link decision as a person sees it: the report, the candidates side by side,
+/// the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewEntry {
+    pub report_id: ReportId,
+    /// The card's own identifier (`Bundle.identifier`).
+    pub card_id: String,
+    pub state: LinkState,
+    pub melde_id: Option<MeldeId>,
+    /// Give this back with a decision: it fails if someone decided meanwhile.
+    pub version: i64,
+    pub received: Date,
+    pub sender: TelematikId,
+    pub untersuchung: Checkup,
+    pub exam_date: Date,
+    pub reported: ReportedPerson,
+    /// Why the linker decided as it did, in German.
+    pub reason: String,
+    pub decided_by: String,
+    pub decided_at: Timestamp,
+    pub candidates: Vec<ReviewCandidate>,
+}
+
+/// The entries waiting for a person, oldest receipt first.
+pub async fn review_queue<S: Store>(store: &S) -> Result<Vec<ReviewEntry>, ServiceError> {
+    let waiting = store.link_decisions(Some(LinkState::Review)).await?;
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = register::rows(store).await?;
+    let mut entries = Vec::with_capacity(waiting.len());
+    for d in &waiting {
+        entries.push(entry(store, d, &rows).await?);
+    }
+    entries.sort_by(|a, b| (a.received, &a.report_id).cmp(&(b.received, &b.report_id)));
+    Ok(entries)
+}
+
+/// One report's decision, whatever its state.
+pub async fn review_entry<S: Store>(store: &S, report_id: &ReportId) -> Result<ReviewEntry, ServiceError> {
+    let d = decision(store, report_id).await?;
+    let rows = register::rows(store).await?;
+    entry(store, &d, &rows).await
+}
+
+async fn decision<S: Store>(store: &S, report_id: &ReportId) -> Result<LinkDecision, ServiceError> {
+    store.link_decision(report_id).await?.ok_or_else(|| {
+        ServiceError::NotFound(format!(
+            "Zur Meldung {report_id} gibt es keine Zuordnungsentscheidung (unbekannte Meldung, oder noch nicht verknüpft)."
+        ))
+    })
+}
+
+async fn entry<S: Store>(store: &S, d: &LinkDecision, rows: &[RegistryRow]) -> Result<ReviewEntry, ServiceError> {
+    let report =
+        store.report(&d.report_id).await?.ok_or_else(|| ServiceError::Internal("decision without report".into()))?;
+    let card: ParticipationCard = serde_json::from_str(&report.facts_json).map_err(internal)?;
+    let linker: Decision = serde_json::from_str(&d.decision_json).map_err(internal)?;
+    let latest = register::latest_records(rows, None);
+    let candidates = linker
+        .candidates
+        .iter()
+        .map(|c| {
+            let record = latest.get(&c.melde_id);
+            ReviewCandidate {
+                melde_id: c.melde_id.clone(),
+                score: (c.score * 100.0).round() / 100.0,
+                given_names: record.map(|r| r.given_names.clone()),
+                family_name: record.map(|r| r.family_name.clone()),
+                birth_name: record.and_then(|r| r.birth_name.clone()),
+                birth_date: record.map(|r| r.birth_date),
+                kreis: record.map(|r| r.ags.kreis().as_str().to_owned()),
+                comparison: c.comparison.explain(),
+            }
+        })
+        .collect();
+    Ok(ReviewEntry {
+        report_id: d.report_id.clone(),
+        card_id: report.card_id.clone(),
+        state: d.state,
+        melde_id: d.melde_id.clone(),
+        version: d.version,
+        received: berlin_date(report.received_at),
+        sender: report.sender.clone(),
+        untersuchung: card.checkup,
+        exam_date: card.exam_date,
+        reported: ReportedPerson {
+            given_name: card.patient.given.clone(),
+            family_name: card.patient.family.clone(),
+            birth_name: card.patient.birth_name.clone(),
+            birth_date: card.patient.birth_date,
+            kvnr: card.patient.kvnr.clone(),
+        },
+        reason: linker.reason.explain().to_owned(),
+        decided_by: d.decided_by.clone(),
+        decided_at: d.decided_at,
+        candidates,
+    })
+}
+
+/// What a person decides about a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The report is about this child (`None`: the linker's best candidate).
+    Accept(Option<MeldeId>),
+    /// None of the candidates is the child.
+    Reject,
+    /// Undo: back into the review queue.
+    Reopen,
+}
+
+/// Records a person's decision as of day `on` (the link counts from then, or from the receipt
+/// if that is later). `expected_version` is the version the person saw; `None` takes the
+/// current one. Two people deciding the same entry: the second gets a conflict.
+pub async fn decide<S: Store>(
+    store: &S,
+    report_id: &ReportId,
+    verdict: &Verdict,
+    expected_version: Option<i64>,
+    on: Date,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<LinkDecision, ServiceError> {
+    let current = decision(store, report_id).await?;
+    let version = expected_version.unwrap_or(current.version);
+    if version != current.version {
+        return Err(oegd_store::StoreError::Conflict(format!("link decision of report {report_id}")).into());
+    }
+    let (card, received) = card(store, report_id).await?;
+    let linker: Decision = serde_json::from_str(&current.decision_json).map_err(internal)?;
+    let mut next = LinkDecision {
+        report_id: report_id.clone(),
+        state: LinkState::Review,
+        melde_id: None,
+        effective: received,
+        decision_json: current.decision_json.clone(),
+        decided_by: actor.to_string(),
+        decided_at: now,
+        version: version + 1,
+    };
+    let mut remember = None;
+    match verdict {
+        Verdict::Accept(child) => {
+            let child = match child {
+                Some(c) => c.clone(),
+                None => linker.candidates.first().map(|c| c.melde_id.clone()).ok_or_else(|| {
+                    ServiceError::Usage("Kein Kandidat vorhanden: bitte das Kind angeben (--kind MELDE_ID).".into())
+                })?,
+            };
+            let rows = register::rows(store).await?;
+            if !register::latest_records(&rows, None).contains_key(&child) {
+                return Err(ServiceError::NotFound(format!("Kind {child} ist nicht im Melderegister.")));
+            }
+            next.state = LinkState::Confirmed;
+            next.effective = on.max(received);
+            if let Some(kvnr) = card.patient.kvnr.as_deref().and_then(|k| Kvnr::parse(k).ok()) {
+                // a KVNR already remembered on another child is not moved: the store keeps
+                // the first; the linker then scores this child's KVNR as disagreeing
+                remember = Some(RememberedKvnr { melde_id: child.clone(), kvnr, since: next.effective });
+            }
+            next.melde_id = Some(child);
+        }
+        Verdict::Reject => next.state = LinkState::Rejected,
+        Verdict::Reopen => next.state = LinkState::Review,
+    }
+    store.decide_link(&next, remember.as_ref(), actor).await?;
+    if remember.is_some() {
+        // the remembered KVNR may settle other open reports of the same child at once
+        link_pending(store, now).await?;
+    }
+    Ok(next)
+}
+
+/// The effective links for the programme: report id → (child, the day a person linked it).
+pub(crate) async fn links<S: Store>(
+    store: &S,
+) -> Result<BTreeMap<ReportId, (LinkState, Option<MeldeId>, Option<Date>)>, ServiceError> {
+    Ok(store
+        .link_decisions(None)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let linked_on = matches!(d.state, LinkState::Linked | LinkState::Confirmed).then_some(d.effective);
+            let child = matches!(d.state, LinkState::Linked | LinkState::Confirmed).then_some(d.melde_id).flatten();
+            (d.report_id, (d.state, child, linked_on))
+        })
+        .collect())
+}
