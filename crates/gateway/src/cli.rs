@@ -413,7 +413,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             let bytes = std::fs::read(&file)
                 .map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", file.display())))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let result = oegd_service::registry::import_registry(&store, &name, &bytes, strict, clock.now()).await;
+            let mut bar = crate::progress::Progress::new();
+            let mut progress = |step: oegd_service::registry::ImportStep, done: usize, total: usize| {
+                use oegd_service::registry::ImportStep;
+                let label = match step {
+                    ImportStep::Reading => "Meldedaten lesen",
+                    ImportStep::Storing => "Ereignisse speichern",
+                    ImportStep::Linking => "Meldungen zuordnen",
+                };
+                bar.show(label, done, total);
+            };
+            let result =
+                oegd_service::registry::import_registry(&store, &name, &bytes, strict, clock.now(), &mut progress)
+                    .await;
+            bar.finish();
             store.close().await;
             let summary = result?;
             if json {
@@ -609,7 +622,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             let gateway = Gateway::new(store, clock).await?;
             let input = std::fs::File::open(&file)
                 .map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", file.display())))?;
-            let summary = import::import_reports(&gateway, std::io::BufReader::new(input), |_| {}).await?;
+            // the line count first, for the progress bar (a cheap pass over the file)
+            let total = std::io::BufRead::lines(std::io::BufReader::new(&input)).count();
+            let input = std::fs::File::open(&file)
+                .map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", file.display())))?;
+            let mut bar = crate::progress::Progress::new();
+            let summary = import::import_reports(&gateway, std::io::BufReader::new(input), |line| {
+                bar.show("Meldungen importieren", usize::try_from(line).unwrap_or(usize::MAX), total)
+            })
+            .await;
+            bar.finish();
+            let summary = summary?;
             if json {
                 print_json(&summary)?;
             } else {

@@ -9,6 +9,7 @@ macro_rules! println {
 
 mod cli;
 mod demo;
+mod progress;
 mod review;
 mod serve;
 

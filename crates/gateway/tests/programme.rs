@@ -256,3 +256,56 @@ fn review_queue_worked_through_gives_the_reference_result() {
     assert_eq!(queue[0]["report_id"], rid);
     assert!(env.cli(&["audit", "verify"]).status.success());
 }
+
+#[test]
+fn a_niedersachsen_data_dir_invites_and_escalates_to_the_jugendamt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = common::run(&["init", "--data", data.to_str().unwrap(), "--state", "NI"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data", data.to_str().unwrap()]);
+        let out = common::run(&all);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    cli(&["registry", "import", fixture("programme/small/meldedaten_1.csv").to_str().unwrap()]);
+    cli(&["jobs", "run", "--as-of", "2020-06-30"]);
+    let letters: serde_json::Value = serde_json::from_str(&cli(&["letters", "list", "--json"])).unwrap();
+    let invitation = letters.as_array().unwrap().iter().find(|l| l["art"] == "invitation").expect("an invitation");
+    let escalations: serde_json::Value = serde_json::from_str(&cli(&["escalations", "list", "--json"])).unwrap();
+    let escalations = escalations.as_array().unwrap();
+    assert!(!escalations.is_empty());
+    assert!(escalations.iter().filter(|e| e["art"] == "escalation").all(|e| e["target"] == "jugendamt"));
+    // only U5–U8 are tracked in Niedersachsen
+    for l in letters.as_array().unwrap() {
+        assert!(["U5", "U6", "U7", "U8"].contains(&l["untersuchung"].as_str().unwrap()), "{l}");
+    }
+    let pdf = dir.path().join("einladung.pdf");
+    cli(&["letters", "pdf", invitation["id"].as_str().unwrap(), "--out", pdf.to_str().unwrap()]);
+    if let Ok(out) = std::process::Command::new("pdftotext").args([pdf.to_str().unwrap(), "-"]).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Einladung zur Früherkennungsuntersuchung"), "{text}");
+        assert!(text.contains("Niedersächsisches Landesgesundheitsamt"), "{text}");
+    }
+}
+
+#[test]
+fn reports_before_the_register_are_linked_when_the_register_arrives() {
+    let env = Env::init();
+    let import = json(&env, &["reports", "import", fixture("programme/small/reports.jsonl").to_str().unwrap()]);
+    assert_eq!(import["linking"]["linked"], 0, "no register yet: {}", import["linking"]);
+    let first = json(&env, &["registry", "import", fixture("programme/small/meldedaten_1.csv").to_str().unwrap()]);
+    let relinked = first["linking"]["linked"].as_u64().unwrap();
+    assert!(relinked > 1000, "{}", first["linking"]);
+    // the next delivery re-tries only what is still open
+    let second = json(&env, &["registry", "import", fixture("programme/small/meldedaten_2.csv").to_str().unwrap()]);
+    let open = first["linking"]["review"].as_u64().unwrap() + first["linking"]["unlinked"].as_u64().unwrap();
+    assert_eq!(second["linking"]["examined"].as_u64().unwrap(), open);
+    assert!(second["linking"]["linked"].as_u64().unwrap() > 0, "{}", second["linking"]);
+    // the same file again changes nothing and links nothing
+    let again = json(&env, &["registry", "import", fixture("programme/small/meldedaten_2.csv").to_str().unwrap()]);
+    assert_eq!(again["imported"], false);
+    assert_eq!(again["linking"]["examined"], 0);
+}

@@ -91,6 +91,15 @@ fn index_of(rows: &[RegistryRow], kvnrs: &HashMap<MeldeId, Kvnr>) -> LinkIndex {
 
 /// Decides every report without a decision and re-tries the linker's open ones.
 pub async fn link_pending<S: Store>(store: &S, now: Timestamp) -> Result<LinkRun, ServiceError> {
+    link_pending_with_progress(store, now, &mut |_, _| {}).await
+}
+
+/// [`link_pending`], telling `progress(done, total)` after every report.
+pub async fn link_pending_with_progress<S: Store>(
+    store: &S,
+    now: Timestamp,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<LinkRun, ServiceError> {
     let decisions: HashMap<ReportId, LinkDecision> =
         store.link_decisions(None).await?.into_iter().map(|d| (d.report_id.clone(), d)).collect();
     let todo: Vec<ReportId> = store
@@ -106,7 +115,9 @@ pub async fn link_pending<S: Store>(store: &S, now: Timestamp) -> Result<LinkRun
     }
     let (index, kvnr_since) = current_index(store).await?;
     let mut batch = Vec::with_capacity(BATCH.min(todo.len()));
-    for id in todo {
+    let total = todo.len();
+    for (done, id) in todo.into_iter().enumerate() {
+        progress(done, total);
         let (card, received) = card(store, &id).await?;
         let decision = index.decide(&reported(&card));
         let (state, melde_id) = match &decision.outcome {
@@ -146,6 +157,7 @@ pub async fn link_pending<S: Store>(store: &S, now: Timestamp) -> Result<LinkRun
         }
     }
     run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
+    progress(total, total);
     Ok(run)
 }
 

@@ -9,6 +9,15 @@ use serde::Serialize;
 use crate::ServiceError;
 use crate::intake::sha256_hex;
 
+/// The steps of an import, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStep {
+    Reading,
+    Storing,
+    /// Re-trying the links of unlinked reports against the new children.
+    Linking,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegistryImport {
@@ -31,8 +40,11 @@ pub async fn import_registry<S: Store>(
     bytes: &[u8],
     strict: bool,
     now: Timestamp,
+    progress: &mut (dyn FnMut(ImportStep, usize, usize) + Send),
 ) -> Result<RegistryImport, ServiceError> {
+    progress(ImportStep::Reading, 0, 1);
     let file = read_registry(bytes);
+    progress(ImportStep::Reading, 1, 1);
     if strict && !file.errors.is_empty() {
         return Err(ServiceError::Usage(format!(
             "{} Zeile(n) nicht lesbar; mit --strict wurde nichts importiert:\n{}",
@@ -59,11 +71,20 @@ pub async fn import_registry<S: Store>(
         rejected: u32::try_from(file.errors.len()).unwrap_or(u32::MAX),
         rows,
     };
+    progress(ImportStep::Storing, 0, delivery.rows.len());
     let outcome = store.import_delivery(&delivery, &Actor::Operator).await?;
+    progress(ImportStep::Storing, delivery.rows.len(), delivery.rows.len());
     let (seq, imported) = match outcome {
         DeliveryOutcome::Imported { seq } => (seq, true),
         DeliveryOutcome::AlreadyImported { seq } => (seq, false),
     };
-    let linking = if imported { crate::linking::link_pending(store, now).await? } else { Default::default() };
+    let linking = if imported {
+        crate::linking::link_pending_with_progress(store, now, &mut |done, total| {
+            progress(ImportStep::Linking, done, total)
+        })
+        .await?
+    } else {
+        Default::default()
+    };
     Ok(RegistryImport { delivery: seq, imported, rows: delivery.rows.len(), errors: file.errors, linking })
 }
