@@ -1,0 +1,94 @@
+//! "Exactly once" over a year of daily runs: running the programme on every day of a year,
+//! in order, records the same actions with the same dates as one run on the last day, each
+//! once, and typesets one letter per reminder or invitation. Repeating days and running
+//! days out of order adds nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::{Date, date};
+use jiff::{Span, Timestamp};
+use oegd_domain::SystemClock;
+use oegd_programme::Profile;
+use oegd_service::config::Config;
+use oegd_service::datadir::DataDir;
+use oegd_service::{Gateway, admin, import, letters, programme, registry};
+use oegd_store::Store;
+
+fn fixture(rel: &str) -> PathBuf {
+    std::env::var_os("OEGD_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("fixtures")
+        .join(rel)
+}
+
+const NOW: Timestamp = Timestamp::constant(1_790_000_000, 0);
+
+/// A data directory with the small fixture's register and reports.
+async fn loaded(root: &Path) -> DataDir {
+    let dir = DataDir::new(&root.join("data"));
+    admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
+    let store = admin::open_store(&dir).await.unwrap();
+    for i in 1..=3 {
+        let path = fixture(&format!("programme/small/meldedaten_{i}.csv"));
+        let bytes = std::fs::read(&path).unwrap();
+        registry::import_registry(&store, "m.csv", &bytes, true, NOW, &mut |_, _, _| {}).await.unwrap();
+    }
+    let gateway = Gateway::new(store, std::sync::Arc::new(SystemClock)).await.unwrap();
+    let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();
+    let summary = import::import_reports(&gateway, std::io::BufReader::new(file), |_| {}).await.unwrap();
+    assert!(summary.failed.is_empty());
+    dir
+}
+
+async fn recorded<S: Store>(store: &S) -> BTreeSet<(String, String, String, Date)> {
+    store
+        .actions(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.kind, a.melde_id.to_string(), a.checkup.map(|c| c.name().to_owned()).unwrap_or_default(), a.created))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_of_daily_runs_records_what_one_run_on_the_last_day_knows() {
+    let profile = Profile::mv();
+    let sender = letters::sender_for(&profile);
+    let (first, last) = (date(2024, 7, 1), date(2025, 6, 30));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let daily = admin::open_store(&loaded(tmp.path()).await).await.unwrap();
+    // everything before the year in one go, then every day of the year
+    programme::run_jobs(&daily, &profile, &sender, first.yesterday().unwrap(), NOW).await.unwrap();
+    let mut day = first;
+    while day <= last {
+        let run = programme::run_jobs(&daily, &profile, &sender, day, NOW).await.unwrap();
+        // whatever a day creates is dated that day (or earlier only through a late link)
+        assert!(run.new_actions == 0 || recorded(&daily).await.iter().all(|a| a.3 <= day));
+        day = day.checked_add(Span::new().days(1)).unwrap();
+    }
+    // repeated and out-of-order days add nothing
+    for d in [last, first, date(2024, 12, 24), last] {
+        let run = programme::run_jobs(&daily, &profile, &sender, d, NOW).await.unwrap();
+        assert_eq!(run.new_actions, 0, "{d}");
+        assert_eq!(run.letters, 0, "{d}");
+    }
+
+    let tmp2 = tempfile::tempdir().unwrap();
+    let once = admin::open_store(&loaded(tmp2.path()).await).await.unwrap();
+    programme::run_jobs(&once, &profile, &sender, last, NOW).await.unwrap();
+
+    let (by_day, at_once) = (recorded(&daily).await, recorded(&once).await);
+    assert!(!by_day.is_empty());
+    assert_eq!(by_day, at_once, "daily runs and one run disagree");
+    // one stored letter per reminder (MV has no invitations)
+    let reminders = by_day.iter().filter(|a| a.0 == "reminder").count();
+    assert!(reminders > 0);
+    assert!(daily.actions_without_letter(&letters::LETTER_KINDS).await.unwrap().is_empty());
+    let some = daily.actions(Some("reminder")).await.unwrap().pop().unwrap();
+    let pdf = daily.letter_pdf(&some.key()).await.unwrap().unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+}
