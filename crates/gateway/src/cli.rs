@@ -479,7 +479,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                 for (kind, n) in &run.actions {
                     println!("  {kind}: {n}");
                 }
-                println!("  neu angelegt: {}, Briefe gesetzt: {}", run.new_actions, run.letters);
+                println!(
+                    "  neu angelegt: {}, Briefe gesetzt: {}, Kinder gelöscht (Aufbewahrungsfrist): {}",
+                    run.new_actions, run.letters, run.erased
+                );
             }
         }
         Command::Children { command: ChildrenCommand::Show { data, melde_id, as_of, json } } => {

@@ -181,6 +181,11 @@ pub async fn letter_pdf(data: &DataArg, id: &str, out: &PathBuf) -> Result<(), S
             "Brief {id} nicht gefunden (noch kein Tageslauf, oder keine solche Erinnerung)."
         ))
     })?;
+    if pdf.is_empty() {
+        return Err(ServiceError::NotFound(format!(
+            "Brief {id}: nach Ablauf der Aufbewahrungsfrist gelöscht (die Erinnerung bleibt in der Statistik)."
+        )));
+    }
     std::fs::write(out, &pdf).map_err(|e| ServiceError::Usage(format!("{} nicht schreibbar: {e}", out.display())))?;
     println!("Brief {id} geschrieben: {} ({} Bytes)", out.display(), pdf.len());
     Ok(())

@@ -233,10 +233,25 @@ fn review_queue_worked_through_gives_the_reference_result() {
         }
     }
 
-    // Every letter is a stored PDF in German.
-    let first = letters.as_array().unwrap().first().unwrap();
-    let id = first["id"].as_str().unwrap();
+    // Every letter is a stored PDF in German, until its child's data is deleted at the end of
+    // retention: then the letter is gone and the reminder stays in the statistics.
     let pdf = env.tmp.path().join("letter.pdf");
+    let gone: Vec<&serde_json::Value> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            let child = json(&env, &["children", "show", l["melde_id"].as_str().unwrap(), "--as-of", "2025-12-31"]);
+            child["status"] == "deleted"
+        })
+        .take(1)
+        .collect();
+    let gone = gone.first().expect("a letter of a deleted child");
+    let out = env.cli(&["letters", "pdf", gone["id"].as_str().unwrap(), "--out", pdf.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Aufbewahrungsfrist"));
+    let first = letters.as_array().unwrap().last().unwrap();
+    let id = first["id"].as_str().unwrap();
     env.cli_ok(&["letters", "pdf", id, "--out", pdf.to_str().unwrap()]);
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF-"), "not a PDF");

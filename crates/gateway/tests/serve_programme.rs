@@ -79,7 +79,7 @@ async fn serve_links_arriving_reports_and_does_the_daily_run_once() {
     assert_eq!(run["new_actions"], 0, "{run}");
     assert_eq!(run["letters"], 0, "{run}");
     let letters = json(&env, &["letters", "list"]);
-    let id = letters[0]["id"].as_str().unwrap();
+    let id = letters.as_array().unwrap().last().unwrap()["id"].as_str().unwrap(); // the newest: its child is not deleted
     let pdf = env.tmp.path().join("l.pdf");
     env.cli_ok(&["letters", "pdf", id, "--out", pdf.to_str().unwrap()]);
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));

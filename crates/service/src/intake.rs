@@ -169,6 +169,14 @@ impl<S: Store> Gateway<S> {
         let not_found = || ServiceError::NotFound("Meldung nicht gefunden.".into());
         let org = self.organisation_of(requester).await.map_err(|_| not_found())?;
         let report = self.store.report(id).await?.ok_or_else(not_found)?;
-        if report.sender == org.telematik_id || org.kind == OrgKind::Landesamt { Ok(report) } else { Err(not_found()) }
+        if report.sender != org.telematik_id && org.kind != OrgKind::Landesamt {
+            return Err(not_found());
+        }
+        if report.body.is_empty() {
+            return Err(ServiceError::NotFound(
+                "Die Meldung wurde nach Ablauf der Aufbewahrungsfrist gelöscht.".into(),
+            ));
+        }
+        Ok(report)
     }
 }

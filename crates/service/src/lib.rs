@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod config;
 pub mod datadir;
+pub mod erasure;
 mod error;
 pub mod import;
 mod intake;

@@ -8,7 +8,7 @@
 //! still counts (26 weeks) is the programme's rule and applied by the engine. A person's
 //! decision is never replaced by the linker; a person can undo any decision.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -75,11 +75,14 @@ pub async fn current_index<S: Store>(store: &S) -> Result<(LinkIndex, HashMap<Me
     let remembered = store.remembered_kvnrs().await?;
     let since = remembered.iter().map(|k| (k.melde_id.clone(), k.since)).collect();
     let kvnrs: HashMap<MeldeId, Kvnr> = remembered.into_iter().map(|k| (k.melde_id, k.kvnr)).collect();
-    Ok((index_of(&rows, &kvnrs), since))
+    let erased: HashSet<MeldeId> = store.erased_children().await?.into_iter().collect();
+    Ok((index_of(&rows, &kvnrs, &erased), since))
 }
 
-fn index_of(rows: &[RegistryRow], kvnrs: &HashMap<MeldeId, Kvnr>) -> LinkIndex {
-    LinkIndex::new(register::latest_records(rows, None).into_iter().map(|(id, r)| RegisteredChild {
+/// Erased children are not candidates: nothing links to them any more.
+fn index_of(rows: &[RegistryRow], kvnrs: &HashMap<MeldeId, Kvnr>, erased: &HashSet<MeldeId>) -> LinkIndex {
+    let records = register::latest_records(rows, None).into_iter().filter(|(id, _)| !erased.contains(*id));
+    LinkIndex::new(records.map(|(id, r)| RegisteredChild {
         melde_id: id.clone(),
         given_names: r.given_names.clone(),
         family_name: r.family_name.clone(),

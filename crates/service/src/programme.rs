@@ -12,7 +12,7 @@ use oegd_store::{Actor, LinkState, ProgrammeAction, ReportFilter, Store};
 use serde::Serialize;
 
 use crate::linking::{self, LinkRun, berlin_date};
-use crate::{ServiceError, letters, register};
+use crate::{ServiceError, erasure, letters, register};
 
 /// What a daily run did.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +31,8 @@ pub struct JobRun {
     pub new_actions: usize,
     /// Letters typeset and stored by this run.
     pub letters: usize,
+    /// Children whose personal data this run erased (end of retention).
+    pub erased: usize,
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
@@ -126,8 +128,10 @@ pub async fn run_jobs<S: Store>(
         *by_kind.entry(a.kind.clone()).or_insert(0) += 1;
     }
     let new_actions = store.record_actions(&actions, as_of, now, &Actor::System).await?;
+    // letters first: a child deleted in this run still gets the letters due before
     let letters = letters::render_missing(store, profile, sender, now).await?;
-    Ok(JobRun { as_of, linking, reports, linked, review, unlinked, actions: by_kind, new_actions, letters })
+    let erased = erasure::erase_deleted(store, now).await?;
+    Ok(JobRun { as_of, linking, reports, linked, review, unlinked, actions: by_kind, new_actions, letters, erased })
 }
 
 /// How long a claimed daily run may take before another process may take it over.

@@ -49,7 +49,9 @@ async fn recorded<S: Store>(store: &S) -> BTreeSet<(String, String, String, Date
         .await
         .unwrap()
         .into_iter()
-        .map(|a| (a.kind, a.melde_id.to_string(), a.checkup.map(|c| c.name().to_owned()).unwrap_or_default(), a.created))
+        .map(|a| {
+            (a.kind, a.melde_id.to_string(), a.checkup.map(|c| c.name().to_owned()).unwrap_or_default(), a.created)
+        })
         .collect()
 }
 
@@ -79,7 +81,30 @@ async fn a_year_of_daily_runs_records_what_one_run_on_the_last_day_knows() {
 
     let tmp2 = tempfile::tempdir().unwrap();
     let once = admin::open_store(&loaded(tmp2.path()).await).await.unwrap();
-    programme::run_jobs(&once, &profile, &sender, last, NOW).await.unwrap();
+    let (before, _) = programme::evaluate(&once, &profile, last).await.unwrap();
+    let run = programme::run_jobs(&once, &profile, &sender, last, NOW).await.unwrap();
+    assert!(run.erased > 0, "the fixture has children deleted by {last}");
+    // Erasing the personal data of deleted children leaves the statistics as they were.
+    let (after, _) = programme::evaluate(&once, &profile, last).await.unwrap();
+    assert_eq!(serde_json::to_value(&before.summary).unwrap(), serde_json::to_value(&after.summary).unwrap());
+    assert_eq!(serde_json::to_value(&before.districts).unwrap(), serde_json::to_value(&after.districts).unwrap());
+    let erased = once.erased_children().await.unwrap();
+    assert_eq!(erased.len(), run.erased);
+    let events = once.registry_events().await.unwrap();
+    for child in &erased {
+        for e in events.iter().filter(|e| &e.melde_id == child) {
+            let row: serde_json::Value = serde_json::from_str(&e.row_json).unwrap();
+            if let Some(record) = row.get("record").filter(|r| !r.is_null()) {
+                assert_eq!(record["family_name"], "", "names left after erasure");
+                assert_eq!(record["guardians"], serde_json::json!([]));
+                assert_eq!(record["address"]["street"], "");
+            }
+        }
+        for letter in once.actions(Some("reminder")).await.unwrap().iter().filter(|a| &a.melde_id == child) {
+            assert_eq!(once.letter_pdf(&letter.key()).await.unwrap(), Some(Vec::new()), "letter kept");
+        }
+    }
+    assert_eq!(programme::run_jobs(&once, &profile, &sender, last, NOW).await.unwrap().erased, 0, "erased twice");
 
     let (by_day, at_once) = (recorded(&daily).await, recorded(&once).await);
     assert!(!by_day.is_empty());

@@ -39,3 +39,10 @@ CREATE TABLE letters (
     PRIMARY KEY (kind, melde_id, checkup),
     FOREIGN KEY (kind, melde_id, checkup) REFERENCES programme_actions (kind, melde_id, checkup)
 ) STRICT;
+
+-- Children whose personal data was erased at the end of retention (the remaining
+-- pseudonymous events serve the statistics).
+CREATE TABLE erased_children (
+    melde_id  TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+) STRICT;

@@ -679,6 +679,84 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn erase_child(
+        &self,
+        melde_id: &MeldeId,
+        redact_event: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        redact_facts: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("INSERT INTO erased_children (melde_id, erased_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                .bind(melde_id.as_str())
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let events: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT delivery, line, row_json FROM registry_events WHERE melde_id = ?")
+                .bind(melde_id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        for (delivery, line, row_json) in &events {
+            sqlx::query("UPDATE registry_events SET row_json = ? WHERE delivery = ? AND line = ?")
+                .bind(redact_event(row_json)?)
+                .bind(delivery)
+                .bind(line)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let reports: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.id, r.facts FROM reports r JOIN link_decisions d ON d.report_id = r.id WHERE d.melde_id = ?",
+        )
+        .bind(melde_id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for (id, facts) in &reports {
+            sqlx::query("UPDATE reports SET facts = ?, body = x'' WHERE id = ?")
+                .bind(redact_facts(facts)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query("UPDATE letters SET pdf = x'' WHERE melde_id = ?")
+            .bind(melde_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("DELETE FROM remembered_kvnrs WHERE melde_id = ?")
+            .bind(melde_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let event = AuditEvent::new(
+            actor,
+            "programme.child_erased",
+            melde_id.as_str(),
+            serde_json::json!({"events": events.len(), "reports": reports.len()}),
+        );
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn erased_children(&self) -> StoreResult<Vec<MeldeId>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT melde_id FROM erased_children ORDER BY melde_id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        ids.iter().map(|m| MeldeId::parse(m).map_err(|_| corrupt("melde_id"))).collect()
+    }
+
     async fn save_link_decisions(
         &self,
         decisions: &[LinkDecision],

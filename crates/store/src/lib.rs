@@ -127,6 +127,21 @@ pub trait Store: Clone + Send + Sync + 'static {
         at: jiff::Timestamp,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Erases the personal data of a child at the end of retention, in one transaction: its
+    /// registration events and the facts of the reports linked to it are overwritten with
+    /// what `redact_event` and `redact_facts` make of them, the submitted bytes of those
+    /// reports and the PDFs of its letters are emptied, a remembered KVNR is deleted. What
+    /// remains serves the statistics. Returns false (and changes nothing) if it was done.
+    fn erase_child(
+        &self,
+        melde_id: &oegd_domain::MeldeId,
+        redact_event: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        redact_facts: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn erased_children(&self) -> impl Future<Output = StoreResult<Vec<oegd_domain::MeldeId>>> + Send;
+
     // --- linking -------------------------------------------------------------------------
     /// Stores the linker's decisions. A decision with `version == 1` is written only if the
     /// report has none yet; a later one only over the linker's own open decision (review,
