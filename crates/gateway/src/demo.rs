@@ -78,6 +78,9 @@ pub async fn run(
     if fresh {
         let mut config = Config::new("MV");
         config.api.listen = api_listen;
+        // the demo replays the programme fixture's past; a daily run for today would find
+        // most of its children past retention
+        config.programme.daily_run = false;
         admin::init(&dir, &config, now).await?;
         println!("1. Datenverzeichnis angelegt: {}", root.display());
         println!("   Entwicklungs-CA (ECDSA P-256), Serverzertifikat, SQLite-Datenbank, LAGuS und 8 Gesundheitsämter.");
@@ -189,6 +192,8 @@ pub async fn run(
         }
     );
 
+    programme_demo(&dir, &examples, clock.clone()).await?;
+
     let c = root.join("clients").join(p0.telematik_id);
     println!("\nSelbst ausprobieren (in einem zweiten Terminal):\n");
     println!(
@@ -201,6 +206,8 @@ pub async fn run(
     );
     println!("\n  oegd-gateway reports list --data {}", root.display());
     println!("  oegd-gateway audit verify --data {}", root.display());
+    println!("  oegd-gateway review list --data {}", root.display());
+    println!("  oegd-gateway stats --data {} --as-of {PROGRAMME_AS_OF}", root.display());
 
     if once {
         server.stop().await;
@@ -209,6 +216,73 @@ pub async fn run(
     println!("\nDer Server läuft, bis Sie Strg-C drücken.");
     serve::shutdown_signal().await;
     server.stop().await;
+    Ok(())
+}
+
+/// The last as-of date of the programme fixture the demo replays.
+const PROGRAMME_AS_OF: &str = "2025-12-31";
+
+/// The programme fixture beside the repository (`../shared`, or `OEGD_SHARED_DIR`).
+fn programme_fixture() -> Option<PathBuf> {
+    let shared = std::env::var_os("OEGD_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared"));
+    let dir = shared.join("fixtures/programme/small");
+    dir.join("reports.jsonl").exists().then_some(dir)
+}
+
+/// Step 7: the check-up programme on the fixture's register and report archive.
+async fn programme_demo(dir: &DataDir, examples: &std::path::Path, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
+    let Some(fixture) = programme_fixture() else {
+        println!(
+            "\n7. Vorsorgeprogramm: Testdaten ../shared/fixtures/programme nicht gefunden (OEGD_SHARED_DIR setzen)."
+        );
+        return Ok(());
+    };
+    println!("\n7. Das Vorsorgeprogramm (Meldedaten und Meldungsarchiv der Testdaten):");
+    let store = admin::open_store(dir).await?;
+    for i in 1..=3 {
+        let path = fixture.join(format!("meldedaten_{i}.csv"));
+        let bytes = std::fs::read(&path)?;
+        let name = format!("meldedaten_{i}.csv");
+        let r = oegd_service::registry::import_registry(&store, &name, &bytes, false, clock.now(), &mut |_, _, _| {})
+            .await?;
+        println!("   Meldedaten-Lieferung {}: {} Ereignisse", r.delivery, r.rows);
+    }
+    let gateway = oegd_service::Gateway::new(store.clone(), clock.clone()).await?;
+    let file = std::fs::File::open(fixture.join("reports.jsonl"))?;
+    let imported = oegd_service::import::import_reports(&gateway, std::io::BufReader::new(file), |_| {}).await?;
+    // counted from the store: the server's own linker may have decided some meanwhile
+    let mut states = std::collections::BTreeMap::new();
+    for d in oegd_store::Store::link_decisions(&store, None).await? {
+        *states.entry(d.state.as_str()).or_insert(0usize) += 1;
+    }
+    let count = |s: &str| states.get(s).copied().unwrap_or(0);
+    println!(
+        "   Meldungsarchiv: {} Meldungen; zugeordnet {}, zur Prüfung {} (review list), ohne Zuordnung {}",
+        imported.created,
+        count("linked") + count("confirmed"),
+        count("review"),
+        count("unlinked") + count("rejected")
+    );
+    let profile = oegd_programme::Profile::mv();
+    let sender = oegd_service::letters::sender_for(&profile);
+    let as_of: jiff::civil::Date = PROGRAMME_AS_OF.parse().map_err(internal)?;
+    let run = oegd_service::programme::run_jobs(&store, &profile, &sender, as_of, clock.now()).await?;
+    println!(
+        "   Tageslauf zum {as_of}: {} Erinnerungen, {} Eskalationen an Gesundheitsämter, {} Entwarnungen, {} Briefe gesetzt",
+        run.actions.get("reminder").unwrap_or(&0),
+        run.actions.get("escalation").unwrap_or(&0),
+        run.actions.get("all_clear").unwrap_or(&0),
+        run.letters
+    );
+    if let Some(reminder) = oegd_store::Store::actions(&store, Some("reminder")).await?.pop()
+        && let Some(pdf) = oegd_store::Store::letter_pdf(&store, &reminder.key()).await?
+        && !pdf.is_empty()
+    {
+        let path = examples.join("erinnerung.pdf");
+        std::fs::write(&path, pdf)?;
+        println!("   Ein Erinnerungsschreiben (PDF): {}", path.display());
+    }
+    store.close().await;
     Ok(())
 }
 

@@ -7,7 +7,12 @@ mod common;
 fn demo_runs_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let out = common::run(&["demo", "--once", "--api-listen", "127.0.0.1:0", "--data", data.to_str().unwrap()]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oegd-gateway"))
+        .args(["demo", "--once", "--api-listen", "127.0.0.1:0", "--data", data.to_str().unwrap()])
+        .env("OEGD_LOG", "warn")
+        .env("OEGD_SHARED_DIR", common::shared_dir())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.matches("HTTP 201").count(), 6, "{stdout}");
@@ -18,6 +23,10 @@ fn demo_runs_end_to_end() {
     assert!(stdout.contains("Ohne Client-Zertifikat: Verbindung abgelehnt"), "{stdout}");
     assert!(stdout.contains("Audit-Protokoll: intakt"), "{stdout}");
     assert!(stdout.contains("curl --cacert"), "{stdout}");
+    // The programme on the fixture's register and archive, with a letter to look at.
+    assert!(stdout.contains("7. Das Vorsorgeprogramm"), "{stdout}");
+    assert!(stdout.contains("Eskalationen an Gesundheitsämter"), "{stdout}");
+    assert!(std::fs::read(data.join("examples/erinnerung.pdf")).unwrap().starts_with(b"%PDF-"));
     // The printed curl line points at files that exist.
     assert!(data.join("examples/fehlerhafte-teilnahmekarte.json").exists());
     assert!(data.join("clients/1-2098123400/client.key").exists());

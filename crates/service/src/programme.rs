@@ -138,7 +138,8 @@ pub async fn run_jobs<S: Store>(
 pub const DAILY_RUN_LEASE: SignedDuration = SignedDuration::from_hours(1);
 
 /// The daily run as `serve` does it: only if no other process on the same database has
-/// done or is doing the run of `as_of`. `None` when someone else has it.
+/// done or is doing the run of `as_of`. `None` when someone else has it, or when there is
+/// no register yet.
 pub async fn scheduled_run<S: Store>(
     store: &S,
     profile: &Profile,
@@ -147,7 +148,8 @@ pub async fn scheduled_run<S: Store>(
     as_of: Date,
     now: impl Fn() -> Timestamp,
 ) -> Result<Option<JobRun>, ServiceError> {
-    if !store.claim_daily_run(as_of, holder, now(), DAILY_RUN_LEASE).await? {
+    // no register yet: nothing to run (and nothing to claim)
+    if store.deliveries().await?.is_empty() || !store.claim_daily_run(as_of, holder, now(), DAILY_RUN_LEASE).await? {
         return Ok(None);
     }
     let run = run_jobs(store, profile, sender, as_of, now()).await?;
