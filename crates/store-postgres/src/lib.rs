@@ -1,0 +1,1054 @@
+//! The PostgreSQL backend: several gateway instances on one database.
+//!
+//! Same semantics as the SQLite backend, stated for many processes:
+//! - Idempotency and uniqueness come from the database's unique keys (`INSERT ... ON
+//!   CONFLICT DO NOTHING`, then read the stored row), never from a check in one process.
+//! - Every change appends its audit entry in the same transaction, after locking the one
+//!   `audit_head` row (`SELECT ... FOR UPDATE`): appends from all instances are serialised
+//!   and form one unbroken chain.
+//! - The daily run is claimed with one atomic upsert on `daily_runs` (with a lease).
+//! - Link decisions are versioned; the version check is part of the `UPDATE`'s `WHERE`, which
+//!   PostgreSQL re-evaluates on the newest row after waiting for a concurrent writer.
+//! - Commits are durable when `COMMIT` returns (`synchronous_commit` is at least `local`;
+//!   a session that finds it `off` turns it on).
+
+mod migrate;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId};
+use oegd_store::audit::{self, AuditEntry, ChainHead};
+use oegd_store::{
+    ActionKey, Actor, AuditEvent, CertificateRecord, DeliveryOutcome, DeliverySummary, InsertOutcome, LinkDecision,
+    LinkState, NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr,
+    ReportFilter, ReportId, ReportSource, ReportSummary, Store, StoreError, StoreResult, StoredReport,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Executor, PgConnection, PgPool, Row};
+
+pub use migrate::SCHEMA_VERSION;
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    options: PgConnectOptions,
+    /// The URL's password, for `pg_dump` (the options do not give it back).
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the connection options may hold a password
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`) and applies pending
+    /// migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let store = Self::connect(url).await?;
+        migrate::apply(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Connects without changing the schema; refuses a schema this program does not know.
+    pub async fn open_existing(url: &str) -> StoreResult<Self> {
+        let store = Self::connect(url).await?;
+        migrate::check(&store.pool).await?;
+        Ok(store)
+    }
+
+    async fn connect(url: &str) -> StoreResult<Self> {
+        // The URL is never part of an error: it may hold a password.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Internal("the PostgreSQL URL is not readable".into()))?
+            .application_name("oegd-gateway");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Acknowledged means durable: never run with asynchronous commit.
+                    let mode: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    if mode == "off" {
+                        conn.execute("SET synchronous_commit = on").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options.clone())
+            .await
+            .map_err(map_err)?;
+        let password = url::Url::parse(url).ok().and_then(|u| u.password().map(percent_decode));
+        Ok(Self { pool, options, password })
+    }
+
+    /// The schema version of the database (for `oegd-gateway migrate`).
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        migrate::current(&self.pool).await
+    }
+
+    /// Applies pending migrations (as [`PgStore::open`] does).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        migrate::apply(&self.pool).await
+    }
+
+    /// Whether the database holds no audit entry yet (nothing was ever done with it).
+    pub async fn is_empty(&self) -> StoreResult<bool> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(seq == 0)
+    }
+
+    /// Writes a consistent copy of the database to `dest` with `pg_dump --format=custom`
+    /// (one snapshot, while others keep working); restore with `pg_restore`. The password
+    /// of the URL goes to `pg_dump` in its environment, not on its command line.
+    pub async fn backup_to(&self, dest: &std::path::Path) -> StoreResult<()> {
+        let o = &self.options;
+        let mut cmd = std::process::Command::new("pg_dump");
+        cmd.arg("--format=custom").arg("--no-owner").arg("--file").arg(dest);
+        cmd.env("PGHOST", o.get_socket().map_or_else(|| o.get_host().to_owned(), |s| s.display().to_string()));
+        cmd.env("PGPORT", o.get_port().to_string());
+        cmd.env("PGUSER", o.get_username());
+        if let Some(db) = o.get_database() {
+            cmd.env("PGDATABASE", db);
+        }
+        if let Some(password) = self.password.as_deref() {
+            cmd.env("PGPASSWORD", password);
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .map_err(|e| StoreError::Unavailable(format!("pg_dump could not be started: {e}")))?;
+        if !out.status.success() {
+            return Err(StoreError::Unavailable(format!(
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+}
+
+/// Decodes `%XX` escapes of a URL component.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes.get(i), hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (Some(b'%'), Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (Some(&b), _) => {
+                out.push(b);
+                i += 1;
+            }
+            (None, _) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Fixed-width timestamps (microseconds, UTC) so that text order is time order; the same
+/// text as the SQLite backend writes.
+fn ts(t: Timestamp) -> String {
+    t.round(jiff::Unit::Microsecond).map(|t| format!("{t:.6}")).unwrap_or_else(|_| format!("{t:.6}"))
+}
+
+fn parse_ts(s: &str) -> StoreResult<Timestamp> {
+    Timestamp::from_str(s).map_err(|e| StoreError::Internal(format!("stored timestamp unreadable: {e}")))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} unreadable"))
+}
+
+/// Classifies database errors by SQLSTATE; messages carry no values (PostgreSQL puts the
+/// values of a violated key in the error's detail, which is never used), only what failed.
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let message = format!("{} (SQLSTATE {code})", db.message());
+            match code.get(..2).unwrap_or("") {
+                // connection exceptions, insufficient resources (disk full, out of memory,
+                // too many connections), operator intervention (shutdown, recovery),
+                // system errors (I/O): retry later, nothing was changed
+                "08" | "53" | "57" | "58" => StoreError::Unavailable(message),
+                // serialization failure, deadlock: the transaction was rolled back
+                "40" => StoreError::Unavailable(message),
+                _ if db.is_unique_violation() => StoreError::AlreadyExists(message),
+                _ => StoreError::Internal(message),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+/// Appends an audit entry. Locks the chain head first: a concurrent append in another
+/// transaction (any instance) waits until this one commits or rolls back, then continues
+/// from the new head.
+async fn append_audit(conn: &mut PgConnection, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
+    let (seq, hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let head = (seq > 0).then_some(ChainHead { seq, hash });
+    let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let entry =
+        audit::next_entry(head.as_ref(), &ts(at), &event.actor.to_string(), &event.action, &event.object, &details);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(entry.seq)
+    .bind(&entry.at)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.object)
+    .bind(&entry.details)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Takes the audit chain's lock at the start of a transaction whose check-then-write must
+/// not interleave with others (numbering deliveries): the same effect as SQLite's
+/// `BEGIN IMMEDIATE`, for this transaction only.
+async fn lock_chain(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await.map_err(map_err)?;
+    Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds a decision as $1..$8 in the column order of `link_decisions`.
+fn bind_decision<'q>(q: Query<'q>, d: &'q LinkDecision) -> Query<'q> {
+    q.bind(&d.report_id.0)
+        .bind(d.state.as_str())
+        .bind(d.melde_id.as_ref().map(MeldeId::as_str))
+        .bind(d.effective.to_string())
+        .bind(&d.decision_json)
+        .bind(&d.decided_by)
+        .bind(ts(d.decided_at))
+        .bind(d.version)
+}
+
+fn text(row: &PgRow, c: &str) -> StoreResult<String> {
+    row.try_get::<String, _>(c).map_err(map_err)
+}
+
+fn decision_from_row(row: &PgRow) -> StoreResult<LinkDecision> {
+    let melde_id: Option<String> = row.try_get("melde_id").map_err(map_err)?;
+    Ok(LinkDecision {
+        report_id: ReportId(text(row, "report_id")?),
+        state: LinkState::parse(&text(row, "state")?).ok_or_else(|| corrupt("link state"))?,
+        melde_id: melde_id.map(|m| MeldeId::parse(&m).map_err(|_| corrupt("melde_id"))).transpose()?,
+        effective: text(row, "effective")?.parse().map_err(|_| corrupt("effective date"))?,
+        decision_json: text(row, "decision")?,
+        decided_by: text(row, "decided_by")?,
+        decided_at: parse_ts(&text(row, "decided_at")?)?,
+        version: row.try_get("version").map_err(map_err)?,
+    })
+}
+
+fn action_from_row(row: &PgRow) -> StoreResult<ProgrammeAction> {
+    let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
+    let checkup = text(row, "checkup")?;
+    let district = text(row, "district")?;
+    Ok(ProgrammeAction {
+        kind: text(row, "kind")?,
+        melde_id: MeldeId::parse(&text(row, "melde_id")?).map_err(|_| corrupt("melde_id"))?,
+        checkup: if checkup.is_empty() {
+            None
+        } else {
+            Some(Checkup::from_name(&checkup).ok_or_else(|| corrupt("checkup"))?)
+        },
+        created: text(row, "created")?.parse().map_err(|_| corrupt("created"))?,
+        district: if district.is_empty() {
+            None
+        } else {
+            Some(Kreisschluessel::parse(&district).map_err(|_| corrupt("district"))?)
+        },
+        payload_json: text(row, "payload")?,
+    })
+}
+
+fn org_from_row(row: &PgRow) -> StoreResult<Organisation> {
+    let kreise: Vec<String> = serde_json::from_str(&text(row, "kreise")?).map_err(|_| corrupt("districts"))?;
+    Ok(Organisation {
+        telematik_id: TelematikId::parse(&text(row, "telematik_id")?).map_err(|_| corrupt("Telematik-ID"))?,
+        kind: OrgKind::parse(&text(row, "kind")?).ok_or_else(|| corrupt("organisation kind"))?,
+        name: text(row, "name")?,
+        kreise: kreise
+            .iter()
+            .map(|k| Kreisschluessel::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt("district"))?,
+        created_at: parse_ts(&text(row, "created_at")?)?,
+    })
+}
+
+fn cert_from_row(row: &PgRow) -> StoreResult<CertificateRecord> {
+    let revoked_at: Option<String> = row.try_get("revoked_at").map_err(map_err)?;
+    Ok(CertificateRecord {
+        serial_hex: text(row, "serial_hex")?,
+        telematik_id: TelematikId::parse(&text(row, "telematik_id")?).map_err(|_| corrupt("Telematik-ID"))?,
+        not_before: parse_ts(&text(row, "not_before")?)?,
+        not_after: parse_ts(&text(row, "not_after")?)?,
+        issued_at: parse_ts(&text(row, "issued_at")?)?,
+        revoked_at: revoked_at.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+fn report_from_row(row: &PgRow) -> StoreResult<StoredReport> {
+    Ok(NewReport {
+        id: ReportId(text(row, "id")?),
+        sender: TelematikId::parse(&text(row, "sender")?).map_err(|_| corrupt("Telematik-ID"))?,
+        card_id: text(row, "card_id")?,
+        received_at: parse_ts(&text(row, "received_at")?)?,
+        source: ReportSource::parse(&text(row, "source")?).ok_or_else(|| corrupt("report source"))?,
+        media_type: text(row, "media_type")?,
+        body: row.try_get("body").map_err(map_err)?,
+        body_sha256: text(row, "body_sha256")?,
+        facts_json: text(row, "facts")?,
+        facts_sha256: text(row, "facts_sha256")?,
+        checkup: Checkup::from_name(&text(row, "checkup")?).ok_or_else(|| corrupt("check-up"))?,
+        exam_date: text(row, "exam_date")?.parse().map_err(|_| corrupt("exam date"))?,
+        receiving_office: TelematikId::parse(&text(row, "receiving_office")?).map_err(|_| corrupt("Telematik-ID"))?,
+    })
+}
+
+fn summary_from_row(row: &PgRow) -> StoreResult<ReportSummary> {
+    Ok(ReportSummary {
+        id: ReportId(text(row, "id")?),
+        sender: TelematikId::parse(&text(row, "sender")?).map_err(|_| corrupt("Telematik-ID"))?,
+        card_id: text(row, "card_id")?,
+        received_at: parse_ts(&text(row, "received_at")?)?,
+        source: ReportSource::parse(&text(row, "source")?).ok_or_else(|| corrupt("report source"))?,
+        checkup: Checkup::from_name(&text(row, "checkup")?).ok_or_else(|| corrupt("check-up"))?,
+        exam_date: text(row, "exam_date")?.parse().map_err(|_| corrupt("exam date"))?,
+    })
+}
+
+impl Store for PgStore {
+    async fn add_organisation(&self, org: &Organisation, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let kreise: Vec<&str> = org.kreise.iter().map(Kreisschluessel::as_str).collect();
+        let kreise = serde_json::to_string(&kreise).map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO organisations (telematik_id, kind, name, kreise, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(org.telematik_id.as_str())
+        .bind(org.kind.as_str())
+        .bind(&org.name)
+        .bind(&kreise)
+        .bind(ts(org.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match map_err(e) {
+            StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("organisation {}", org.telematik_id)),
+            other => other,
+        })?;
+        let event = AuditEvent::new(
+            actor,
+            "organisation.added",
+            org.telematik_id.as_str(),
+            serde_json::json!({"kind": org.kind.as_str(), "name": org.name, "kreise": org.kreise}),
+        );
+        append_audit(&mut tx, &event, org.created_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn organisation(&self, id: &TelematikId) -> StoreResult<Option<Organisation>> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE telematik_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        let rows = sqlx::query("SELECT * FROM organisations ORDER BY kind, telematik_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    async fn record_certificate(&self, cert: &CertificateRecord, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO certificates (serial_hex, telematik_id, not_before, not_after, issued_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(&cert.serial_hex)
+        .bind(cert.telematik_id.as_str())
+        .bind(ts(cert.not_before))
+        .bind(ts(cert.not_after))
+        .bind(ts(cert.issued_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let event = AuditEvent::new(
+            actor,
+            "certificate.issued",
+            &cert.serial_hex,
+            serde_json::json!({"telematik_id": cert.telematik_id, "not_after": ts(cert.not_after)}),
+        );
+        append_audit(&mut tx, &event, cert.issued_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn revoke_certificates(
+        &self,
+        id: &TelematikId,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<Vec<CertificateRecord>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE certificates SET revoked_at = $1 WHERE telematik_id = $2 AND revoked_at IS NULL RETURNING *",
+        )
+        .bind(ts(at))
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut revoked: Vec<CertificateRecord> = rows.iter().map(cert_from_row).collect::<StoreResult<_>>()?;
+        revoked.sort_by(|a, b| a.serial_hex.cmp(&b.serial_hex));
+        for cert in &revoked {
+            let event = AuditEvent::new(
+                actor,
+                "certificate.revoked",
+                &cert.serial_hex,
+                serde_json::json!({"telematik_id": id}),
+            );
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(revoked)
+    }
+
+    async fn certificates(&self) -> StoreResult<Vec<CertificateRecord>> {
+        let rows = sqlx::query("SELECT * FROM certificates ORDER BY issued_at, serial_hex")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(cert_from_row).collect()
+    }
+
+    async fn insert_report(&self, r: &NewReport, actor: &Actor) -> StoreResult<InsertOutcome> {
+        let mut tx = self.begin().await?;
+        // The unique key (sender, card_id) decides between instances: a concurrent insert of
+        // the same card waits here for the other transaction and then inserts nothing.
+        let inserted = sqlx::query(
+            "INSERT INTO reports (id, sender, card_id, received_at, source, media_type, body, body_sha256, facts,
+                                  facts_sha256, checkup, exam_date, receiving_office)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (sender, card_id) DO NOTHING",
+        )
+        .bind(&r.id.0)
+        .bind(r.sender.as_str())
+        .bind(&r.card_id)
+        .bind(ts(r.received_at))
+        .bind(r.source.as_str())
+        .bind(&r.media_type)
+        .bind(&r.body)
+        .bind(&r.body_sha256)
+        .bind(&r.facts_json)
+        .bind(&r.facts_sha256)
+        .bind(r.checkup.name())
+        .bind(r.exam_date.to_string())
+        .bind(r.receiving_office.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if inserted.rows_affected() == 0 {
+            let row = sqlx::query("SELECT * FROM reports WHERE sender = $1 AND card_id = $2")
+                .bind(r.sender.as_str())
+                .bind(&r.card_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(InsertOutcome::Existing(report_from_row(&row)?));
+        }
+        let event = AuditEvent::new(
+            actor,
+            "report.received",
+            &r.id.0,
+            serde_json::json!({"sender": r.sender, "card_id": r.card_id, "source": r.source, "body_sha256": r.body_sha256}),
+        );
+        append_audit(&mut tx, &event, r.received_at).await?;
+        tx.commit().await.map_err(map_err)?;
+        let mut stored = r.clone();
+        stored.received_at = parse_ts(&ts(r.received_at))?;
+        Ok(InsertOutcome::Inserted(stored))
+    }
+
+    async fn report(&self, id: &ReportId) -> StoreResult<Option<StoredReport>> {
+        let row = sqlx::query("SELECT * FROM reports WHERE id = $1")
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(report_from_row).transpose()
+    }
+
+    async fn reports(&self, filter: &ReportFilter) -> StoreResult<Vec<ReportSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, sender, card_id, received_at, source, checkup, exam_date FROM reports
+             WHERE ($1::text IS NULL OR sender = $1) ORDER BY received_at, id LIMIT $2",
+        )
+        .bind(filter.sender.as_ref().map(TelematikId::as_str))
+        .bind(filter.limit.map(i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn import_delivery(&self, d: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
+        let mut tx = self.begin().await?;
+        // Deliveries are numbered 1, 2, ... without gaps, as in SQLite: check and number
+        // under the chain's lock (imports are rare; reports keep flowing meanwhile until
+        // they append their audit entry).
+        lock_chain(&mut tx).await?;
+        let existing: Option<i64> = sqlx::query_scalar("SELECT seq FROM registry_deliveries WHERE sha256 = $1")
+            .bind(&d.sha256)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(seq) = existing {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(DeliveryOutcome::AlreadyImported { seq });
+        }
+        let rows = i64::try_from(d.rows.len()).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO registry_deliveries (seq, sha256, file_name, imported_at, rows, rejected)
+             SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM registry_deliveries RETURNING seq",
+        )
+        .bind(&d.sha256)
+        .bind(&d.file_name)
+        .bind(ts(d.imported_at))
+        .bind(rows)
+        .bind(i64::from(d.rejected))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        // In batches: one round trip per 1000 rows instead of one per row.
+        for chunk in d.rows.chunks(1000) {
+            let mut lines = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                lines.push(i64::try_from(row.line).map_err(|e| StoreError::Internal(e.to_string()))?);
+            }
+            let ids: Vec<&str> = chunk.iter().map(|r| r.melde_id.as_str()).collect();
+            let dates: Vec<String> = chunk.iter().map(|r| r.event_date.to_string()).collect();
+            let jsons: Vec<&str> = chunk.iter().map(|r| r.row_json.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO registry_events (delivery, line, melde_id, event_date, row_json)
+                 SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[])",
+            )
+            .bind(seq)
+            .bind(&lines)
+            .bind(&ids)
+            .bind(&dates)
+            .bind(&jsons)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let event = AuditEvent::new(
+            actor,
+            "registry.delivery_imported",
+            seq.to_string(),
+            serde_json::json!({"sha256": d.sha256, "rows": rows, "rejected": d.rejected}),
+        );
+        append_audit(&mut tx, &event, d.imported_at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(DeliveryOutcome::Imported { seq })
+    }
+
+    async fn deliveries(&self) -> StoreResult<Vec<DeliverySummary>> {
+        let rows = sqlx::query("SELECT * FROM registry_deliveries ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let get_i = |c: &str| row.try_get::<i64, _>(c).map_err(map_err);
+                Ok(DeliverySummary {
+                    seq: get_i("seq")?,
+                    sha256: text(row, "sha256")?,
+                    file_name: text(row, "file_name")?,
+                    imported_at: parse_ts(&text(row, "imported_at")?)?,
+                    rows: u64::try_from(get_i("rows")?).map_err(|e| StoreError::Internal(e.to_string()))?,
+                    rejected: u32::try_from(get_i("rejected")?).map_err(|e| StoreError::Internal(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn registry_events(&self) -> StoreResult<Vec<RegistryEventRecord>> {
+        let rows =
+            sqlx::query("SELECT line, melde_id, event_date, row_json FROM registry_events ORDER BY delivery, line")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let corrupt = |what: &str| StoreError::Internal(format!("registry_events: invalid {what}"));
+                let line: i64 = row.try_get("line").map_err(map_err)?;
+                Ok(RegistryEventRecord {
+                    line: u64::try_from(line).map_err(|_| corrupt("line"))?,
+                    melde_id: MeldeId::parse(&text(row, "melde_id")?).map_err(|_| corrupt("melde_id"))?,
+                    event_date: text(row, "event_date")?.parse().map_err(|_| corrupt("event_date"))?,
+                    row_json: text(row, "row_json")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_actions(
+        &self,
+        actions: &[ProgrammeAction],
+        as_of: jiff::civil::Date,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut new = 0usize;
+        for a in actions {
+            let done = sqlx::query(
+                "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(&a.kind)
+            .bind(a.melde_id.as_str())
+            .bind(a.checkup.map_or("", Checkup::name))
+            .bind(a.created.to_string())
+            .bind(a.district.as_ref().map_or("", Kreisschluessel::as_str))
+            .bind(&a.payload_json)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            new += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        let event = AuditEvent::new(
+            actor,
+            "programme.daily_run",
+            as_of.to_string(),
+            serde_json::json!({"as_of": as_of.to_string(), "new_actions": new}),
+        );
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(new)
+    }
+
+    async fn actions(&self, kind: Option<&str>) -> StoreResult<Vec<ProgrammeAction>> {
+        let rows = sqlx::query(
+            "SELECT kind, melde_id, checkup, created, district, payload FROM programme_actions
+             WHERE ($1::text IS NULL OR kind = $1) ORDER BY created, kind, melde_id, checkup",
+        )
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn actions_without_letter(&self, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
+        let rows = sqlx::query(
+            "SELECT a.kind, a.melde_id, a.checkup, a.created, a.district, a.payload FROM programme_actions a
+             WHERE a.kind = ANY($1::text[])
+               AND NOT EXISTS (SELECT 1 FROM letters l
+                               WHERE l.kind = a.kind AND l.melde_id = a.melde_id AND l.checkup = a.checkup)
+             ORDER BY a.created, a.kind, a.melde_id, a.checkup",
+        )
+        .bind(kinds)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn store_letters(
+        &self,
+        letters: &[(ActionKey, Vec<u8>)],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut stored = 0usize;
+        for (key, pdf) in letters {
+            let done = sqlx::query(
+                "INSERT INTO letters (kind, melde_id, checkup, pdf, pdf_sha256, rendered_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&key.kind)
+            .bind(key.melde_id.as_str())
+            .bind(key.checkup.map_or("", Checkup::name))
+            .bind(pdf.as_slice())
+            .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf)))
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            stored += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        if stored > 0 {
+            let event =
+                AuditEvent::new(actor, "programme.letters_stored", "letters", serde_json::json!({"letters": stored}));
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    async fn letter_pdf(&self, key: &ActionKey) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT pdf FROM letters WHERE kind = $1 AND melde_id = $2 AND checkup = $3")
+            .bind(&key.kind)
+            .bind(key.melde_id.as_str())
+            .bind(key.checkup.map_or("", Checkup::name))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn claim_daily_run(
+        &self,
+        as_of: jiff::civil::Date,
+        holder: &str,
+        at: Timestamp,
+        lease: jiff::SignedDuration,
+    ) -> StoreResult<bool> {
+        let stale = at.checked_sub(lease).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut tx = self.begin().await?;
+        // One atomic upsert: of several instances inserting at once one inserts, the others
+        // wait for its row and find it fresh; a stale unfinished claim is taken over by the
+        // first to update it (the WHERE is re-checked on the newest row).
+        let done = sqlx::query(
+            "INSERT INTO daily_runs (as_of, holder, claimed_at) VALUES ($1, $2, $3)
+             ON CONFLICT (as_of) DO UPDATE SET holder = $2, claimed_at = $3
+             WHERE daily_runs.finished_at IS NULL AND daily_runs.claimed_at < $4",
+        )
+        .bind(as_of.to_string())
+        .bind(holder)
+        .bind(ts(at))
+        .bind(ts(stale))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let claimed = done.rows_affected() > 0;
+        if claimed {
+            let event = AuditEvent::new(
+                &Actor::System,
+                "programme.daily_run_claimed",
+                as_of.to_string(),
+                serde_json::json!({"holder": holder}),
+            );
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(claimed)
+    }
+
+    async fn finish_daily_run(&self, as_of: jiff::civil::Date, holder: &str, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE daily_runs SET finished_at = $1 WHERE as_of = $2 AND holder = $3 AND finished_at IS NULL",
+        )
+        .bind(ts(at))
+        .bind(as_of.to_string())
+        .bind(holder)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("daily run {as_of} is not held by this process")));
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn erase_child(
+        &self,
+        melde_id: &MeldeId,
+        redact_event: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        redact_facts: &(dyn Fn(&str) -> StoreResult<String> + Sync),
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("INSERT INTO erased_children (melde_id, erased_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(melde_id.as_str())
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        let events: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT delivery, line, row_json FROM registry_events WHERE melde_id = $1 FOR UPDATE")
+                .bind(melde_id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        for (delivery, line, row_json) in &events {
+            sqlx::query("UPDATE registry_events SET row_json = $1 WHERE delivery = $2 AND line = $3")
+                .bind(redact_event(row_json)?)
+                .bind(delivery)
+                .bind(line)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let reports: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.id, r.facts FROM reports r JOIN link_decisions d ON d.report_id = r.id
+             WHERE d.melde_id = $1 FOR UPDATE OF r",
+        )
+        .bind(melde_id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for (id, facts) in &reports {
+            sqlx::query("UPDATE reports SET facts = $1, body = ''::bytea WHERE id = $2")
+                .bind(redact_facts(facts)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query("UPDATE letters SET pdf = ''::bytea WHERE melde_id = $1")
+            .bind(melde_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("DELETE FROM remembered_kvnrs WHERE melde_id = $1")
+            .bind(melde_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let event = AuditEvent::new(
+            actor,
+            "programme.child_erased",
+            melde_id.as_str(),
+            serde_json::json!({"events": events.len(), "reports": reports.len()}),
+        );
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn erased_children(&self) -> StoreResult<Vec<MeldeId>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT melde_id FROM erased_children ORDER BY melde_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        ids.iter().map(|m| MeldeId::parse(m).map_err(|_| corrupt("melde_id"))).collect()
+    }
+
+    async fn save_link_decisions(
+        &self,
+        decisions: &[LinkDecision],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut written = 0usize;
+        let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
+        for d in decisions {
+            let done = if d.version <= 1 {
+                bind_decision(
+                    sqlx::query(
+                        "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by,
+                                                     decided_at, version)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    ),
+                    d,
+                )
+                .execute(&mut *tx)
+                .await
+            } else {
+                bind_decision(
+                    sqlx::query(
+                        "UPDATE link_decisions SET state = $2, melde_id = $3, effective = $4, decision = $5,
+                         decided_by = $6, decided_at = $7, version = $8
+                         WHERE report_id = $1 AND version = $8 - 1 AND state IN ('review', 'unlinked')",
+                    ),
+                    d,
+                )
+                .execute(&mut *tx)
+                .await
+            }
+            .map_err(map_err)?;
+            if done.rows_affected() > 0 {
+                written += 1;
+                *by_state.entry(d.state.as_str()).or_insert(0) += 1;
+            }
+        }
+        if written > 0 {
+            let event = AuditEvent::new(actor, "link.linker_decided", "reports", serde_json::json!(by_state));
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(written)
+    }
+
+    async fn decide_link(&self, d: &LinkDecision, remember: Option<&RememberedKvnr>, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // The version check is part of the UPDATE: of two staff deciding at once, the second
+        // waits for the first's row lock, finds the version raised and changes nothing.
+        let done = bind_decision(
+            sqlx::query(
+                "UPDATE link_decisions SET state = $2, melde_id = $3, effective = $4, decision = $5,
+                 decided_by = $6, decided_at = $7, version = $8
+                 WHERE report_id = $1 AND version = $8 - 1",
+            ),
+            d,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("link decision of report {}", d.report_id)));
+        }
+        if d.state != LinkState::Confirmed {
+            sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = $1")
+                .bind(&d.report_id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        if let Some(k) = remember {
+            sqlx::query(
+                "INSERT INTO remembered_kvnrs (melde_id, kvnr, report_id, since) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(k.melde_id.as_str())
+            .bind(k.kvnr.as_str())
+            .bind(&d.report_id.0)
+            .bind(k.since.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let event = AuditEvent::new(
+            actor,
+            "link.decided",
+            d.report_id.0.clone(),
+            serde_json::json!({
+                "state": d.state.as_str(),
+                "melde_id": d.melde_id.as_ref().map(MeldeId::as_str),
+                "effective": d.effective.to_string(),
+                "version": d.version,
+            }),
+        );
+        append_audit(&mut tx, &event, d.decided_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn link_decision(&self, report: &ReportId) -> StoreResult<Option<LinkDecision>> {
+        let row = sqlx::query("SELECT * FROM link_decisions WHERE report_id = $1")
+            .bind(&report.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(decision_from_row).transpose()
+    }
+
+    async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
+        let rows =
+            sqlx::query("SELECT * FROM link_decisions WHERE ($1::text IS NULL OR state = $1) ORDER BY report_id")
+                .bind(state.map(LinkState::as_str))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {
+        let rows = sqlx::query("SELECT melde_id, kvnr, since FROM remembered_kvnrs ORDER BY melde_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(RememberedKvnr {
+                    melde_id: MeldeId::parse(&text(row, "melde_id")?).map_err(|_| corrupt("melde_id"))?,
+                    kvnr: Kvnr::parse(&text(row, "kvnr")?).map_err(|_| corrupt("KVNR"))?,
+                    since: text(row, "since")?.parse().map_err(|_| corrupt("date"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn append_audit(&self, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        append_audit(&mut tx, event, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn audit_log(&self) -> StoreResult<(Vec<AuditEntry>, Option<ChainHead>)> {
+        // One snapshot for entries and head.
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(map_err)?;
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch_all(&mut *tx).await.map_err(map_err)?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    seq: row.try_get("seq").map_err(map_err)?,
+                    at: text(row, "at")?,
+                    actor: text(row, "actor")?,
+                    action: text(row, "action")?,
+                    object: text(row, "object")?,
+                    details: text(row, "details")?,
+                    prev_hash: text(row, "prev_hash")?,
+                    hash: text(row, "hash")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (seq, hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.rollback().await.map_err(map_err)?;
+        Ok((entries, (seq > 0).then_some(ChainHead { seq, hash })))
+    }
+}
