@@ -96,17 +96,8 @@ fn action(kind: &str, value: impl Serialize) -> Result<ProgrammeAction, ServiceE
     })
 }
 
-/// The daily run as of `as_of`: records every action the engine has created by that day
-/// that is not recorded yet. Running it again, or for earlier days, adds nothing twice.
-pub async fn run_jobs<S: Store>(
-    store: &S,
-    profile: &Profile,
-    sender: &Sender,
-    as_of: Date,
-    now: Timestamp,
-) -> Result<JobRun, ServiceError> {
-    let linking = linking::link_pending(store, now).await?;
-    let (evaluation, [reports, linked, review, unlinked]) = evaluate(store, profile, as_of).await?;
+/// The engine's actions in the store's terms.
+pub fn actions_of(evaluation: &Evaluation) -> Result<Vec<ProgrammeAction>, ServiceError> {
     let mut actions = Vec::new();
     for a in &evaluation.invitations {
         actions.push(action("invitation", a)?);
@@ -123,6 +114,21 @@ pub async fn run_jobs<S: Store>(
     for a in &evaluation.deletions {
         actions.push(action("deletion", a)?);
     }
+    Ok(actions)
+}
+
+/// The daily run as of `as_of`: records every action the engine has created by that day
+/// that is not recorded yet. Running it again, or for earlier days, adds nothing twice.
+pub async fn run_jobs<S: Store>(
+    store: &S,
+    profile: &Profile,
+    sender: &Sender,
+    as_of: Date,
+    now: Timestamp,
+) -> Result<JobRun, ServiceError> {
+    let linking = linking::link_pending(store, now).await?;
+    let (evaluation, [reports, linked, review, unlinked]) = evaluate(store, profile, as_of).await?;
+    let actions = actions_of(&evaluation)?;
     let mut by_kind = BTreeMap::new();
     for a in &actions {
         *by_kind.entry(a.kind.clone()).or_insert(0) += 1;

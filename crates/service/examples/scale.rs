@@ -1,0 +1,248 @@
+//! The programme at scale, with generated data: register import, linking, the daily run and
+//! letter rendering for N children, so the growth of cost with size is visible.
+//!
+//! `cargo run --release -p oegd-service --example scale -- CHILDREN [LINK_SAMPLE] [LETTERS]`
+//! prints one JSON object. What each figure covers:
+//! - `register_import_s`: reading a Meldedaten CSV of CHILDREN birth events and storing it
+//!   durably (one SQLite transaction) through `registry::import_registry`;
+//! - `link_index_s`, `link_us_per_report`: building the linker's index over the stored
+//!   register, and deciding LINK_SAMPLE generated reports (a tenth with a typo) on every core;
+//!   `link_6x_extrapolated_s` is that per-report cost times 6 × CHILDREN reports;
+//! - `daily_run_s`: the engine over CHILDREN children with about six linked reports each,
+//!   and recording its actions durably (`record_actions`), as of the last day;
+//! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
+//!   core.
+
+use std::time::Instant;
+
+use jiff::Span;
+use jiff::civil::{Date, date};
+use oegd_domain::{Checkup, Kvnr, MeldeId};
+use oegd_linkage::ReportedChild;
+use oegd_programme::{AssignedReport, Profile};
+use oegd_service::config::Config;
+use oegd_service::datadir::DataDir;
+use oegd_service::{admin, letters, linking, programme, register, registry};
+use oegd_store::{Actor, Store};
+
+const GIVEN: &[&str] = &[
+    "Emma", "Mia", "Hannah", "Emilia", "Sophia", "Lina", "Ella", "Mila", "Clara", "Lea", "Marie", "Leni", "Anna",
+    "Ida", "Frieda", "Noah", "Leon", "Paul", "Ben", "Finn", "Elias", "Felix", "Henry", "Luis", "Emil", "Theo", "Jonas",
+    "Matteo", "Anton", "Jakob", "Oskar", "Karl", "Ayşe", "Zeynep", "Weronika", "Łukasz", "Jördis", "Sönke", "Malte",
+    "Greta",
+];
+const FAMILY: &[&str] = &[
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Braun",
+    "Hofmann",
+    "Zimmermann",
+    "Krüger",
+    "Hartmann",
+    "Lange",
+    "Werner",
+    "Krause",
+    "Lehmann",
+    "Köhler",
+    "Yılmaz",
+    "Kowalski",
+    "Nguyen",
+];
+const AGS: &[&str] = &["13003000", "13004000", "13071107", "13072055", "13073088", "13074087", "13075039", "13076150"];
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs.get(self.below(xs.len())).copied().unwrap_or("X")
+    }
+}
+
+struct Child {
+    id: String,
+    given: String,
+    family: String,
+    birth: Date,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().ok_or("usage: scale CHILDREN [LINK_SAMPLE] [LETTERS]")?.parse()?;
+    let sample: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let letter_count: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(n, sample, letter_count, threads))
+}
+
+async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let now = oegd_domain::Clock::now(&oegd_domain::SystemClock);
+    let tmp = std::env::temp_dir().join(format!("oegd-scale-{}-{}", n, std::process::id()));
+    let dir = DataDir::new(&tmp);
+    admin::init(&dir, &Config::new("MV"), now).await?;
+    let store = admin::open_store(&dir).await?;
+
+    // the register: one birth a child over six years, names from small lists with a number
+    // so that family names are realistically diverse
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let start = date(2019, 1, 1);
+    let mut csv = String::from(
+        "ereignis,ereignis_datum,melde_id,familienname,vornamen,geburtsname,geburtsdatum,geschlecht,strasse,hausnummer,plz,wohnort,ags,sorgeberechtigte,auskunftssperre\r\n",
+    );
+    let mut children = Vec::with_capacity(n);
+    for i in 0..n {
+        let birth = start.checked_add(Span::new().days(rng.below(2190) as i64))?;
+        let given = rng.pick(GIVEN).to_owned();
+        let family = format!("{}{}", rng.pick(FAMILY), rng.below(5000));
+        let id = format!("MV{i:010}");
+        csv.push_str(&format!(
+            "geburt,{birth},{id},{family},{given},,{birth},w,Lindenstraße,{},18055,Rostock,{},Anna {family},nein\r\n",
+            1 + rng.below(120),
+            rng.pick(AGS)
+        ));
+        children.push(Child { id, given, family, birth });
+    }
+    let t = Instant::now();
+    let import = registry::import_registry(&store, "scale.csv", csv.as_bytes(), true, now, &mut |_, _, _| {}).await?;
+    let register_import_s = t.elapsed().as_secs_f64();
+    drop(csv);
+
+    // linking: the index over the stored register, then a sample of reports on every core
+    let t = Instant::now();
+    let (index, _) = linking::current_index(&store).await?;
+    let link_index_s = t.elapsed().as_secs_f64();
+    let reports: Vec<ReportedChild> = (0..sample)
+        .map(|_| {
+            let c = children.get(rng.below(n)).unwrap_or(&children[0]);
+            let mut given = c.given.clone();
+            if rng.below(10) == 0 {
+                given.push('e'); // a typo
+            }
+            ReportedChild {
+                given_name: given,
+                family_name: c.family.clone(),
+                birth_name: None,
+                birth_date: c.birth,
+                kvnr: None::<Kvnr>,
+            }
+        })
+        .collect();
+    let t = Instant::now();
+    let per = reports.len().div_ceil(threads).max(1);
+    let linked: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = reports
+            .chunks(per)
+            .map(|part| {
+                let index = &index;
+                s.spawn(move || {
+                    part.iter().filter(|r| matches!(index.decide(r).outcome, oegd_linkage::Outcome::Linked(_))).count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    let link_s = t.elapsed().as_secs_f64();
+    let link_us = link_s * 1e6 / sample.max(1) as f64;
+    drop(index);
+
+    // the daily run: the engine with about six linked reports a child, and its actions
+    // recorded durably
+    let checkups = [Checkup::U3, Checkup::U4, Checkup::U5, Checkup::U6, Checkup::U7, Checkup::U7a, Checkup::U8];
+    let mut assigned = Vec::with_capacity(n * 6);
+    for c in &children {
+        for checkup in checkups {
+            if rng.below(10) == 0 {
+                continue; // missed
+            }
+            let Some(w) = oegd_programme::window(checkup, c.birth) else { continue };
+            let received = w.regular_start.checked_add(Span::new().days(rng.below(40) as i64))?;
+            assigned.push(AssignedReport {
+                report_id: format!("{}-{}", c.id, checkup.name()),
+                melde_id: Some(MeldeId::parse(&c.id)?),
+                checkup,
+                exam_date: received,
+                received,
+                linked_on: None,
+            });
+        }
+    }
+    let rows = register::rows(&store).await?;
+    let profile = Profile::mv();
+    let as_of = date(2025, 12, 31);
+    let t = Instant::now();
+    let evaluation = oegd_programme::evaluate(&profile, start, &rows, &assigned, as_of);
+    let engine_s = t.elapsed().as_secs_f64();
+    let actions = programme::actions_of(&evaluation)?;
+    let t = Instant::now();
+    store.record_actions(&actions, as_of, now, &Actor::System).await?;
+    let record_s = t.elapsed().as_secs_f64();
+
+    // letters from the run's reminders, typeset on every core
+    let sender = letters::sender_for(&profile);
+    let latest = register::latest_records(&rows, None);
+    let letter_inputs: Vec<_> = actions
+        .iter()
+        .filter(|a| a.kind == "reminder")
+        .take(letter_count)
+        .filter_map(|a| latest.get(&a.melde_id).and_then(|r| letters::letter_for(&profile, &sender, a, r).ok()))
+        .collect();
+    let renderer = oegd_letters::LetterRenderer::new()?;
+    let t = Instant::now();
+    let per = letter_inputs.len().div_ceil(threads).max(1);
+    let rendered: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = letter_inputs
+            .chunks(per)
+            .map(|part| {
+                let renderer = &renderer;
+                s.spawn(move || part.iter().filter(|l| renderer.render_pdf(l).is_ok()).count())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    let letters_s = t.elapsed().as_secs_f64();
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let out = serde_json::json!({
+        "children": n,
+        "threads": threads,
+        "register_rows": import.rows,
+        "register_import_s": register_import_s,
+        "link_index_s": link_index_s,
+        "link_sample": sample,
+        "link_sample_linked": linked,
+        "link_us_per_report": link_us,
+        "link_6x_extrapolated_s": link_us * 6.0 * n as f64 / 1e6,
+        "reports_in_daily_run": assigned.len(),
+        "engine_s": engine_s,
+        "record_actions_s": record_s,
+        "daily_run_s": engine_s + record_s,
+        "actions": actions.len(),
+        "letters": rendered,
+        "letters_per_s": rendered as f64 / letters_s.max(1e-9),
+    });
+    println!("{out}");
+    Ok(())
+}
