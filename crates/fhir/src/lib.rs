@@ -127,13 +127,42 @@ pub struct Issue {
     pub diagnostics: String,
 }
 
+/// Longest location and diagnostics text of an issue, in characters: a location or message
+/// built from a hostile body (a key of a megabyte) is shortened in the middle, so that an
+/// answer never echoes the body back.
+const MAX_EXPRESSION_CHARS: usize = 300;
+const MAX_DIAGNOSTICS_CHARS: usize = 1000;
+
+fn clip(s: String, max: usize) -> String {
+    if s.len() <= max || s.chars().count() <= max {
+        return s;
+    }
+    let half = max / 2;
+    let head: String = s.chars().take(half).collect();
+    let tail: Vec<char> = s.chars().rev().take(half).collect();
+    let mut out = head;
+    out.push('…');
+    out.extend(tail.into_iter().rev());
+    out
+}
+
 impl Issue {
     pub fn error(code: &'static str, expression: impl Into<String>, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Error, code, expression: expression.into(), diagnostics: diagnostics.into() }
+        Issue {
+            severity: Severity::Error,
+            code,
+            expression: clip(expression.into(), MAX_EXPRESSION_CHARS),
+            diagnostics: clip(diagnostics.into(), MAX_DIAGNOSTICS_CHARS),
+        }
     }
 
     pub fn fatal(code: &'static str, expression: impl Into<String>, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Fatal, code, expression: expression.into(), diagnostics: diagnostics.into() }
+        Issue {
+            severity: Severity::Fatal,
+            code,
+            expression: clip(expression.into(), MAX_EXPRESSION_CHARS),
+            diagnostics: clip(diagnostics.into(), MAX_DIAGNOSTICS_CHARS),
+        }
     }
 }
 
@@ -186,4 +215,19 @@ pub fn read_card(media: MediaType, body: &[u8]) -> Result<ParticipationCard, Car
     };
     let (root, issues) = parsed.map_err(CardError::Unreadable)?;
     validate::validate(&root, issues).map_err(CardError::Invalid)
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn long_issue_texts_are_shortened_in_the_middle() {
+        let issue = Issue::error("structure", format!("Bundle.{}", "ä".repeat(100_000)), "x".repeat(5000));
+        assert_eq!(issue.expression.chars().count(), MAX_EXPRESSION_CHARS + 1);
+        assert!(issue.expression.starts_with("Bundle.ää") && issue.expression.contains('…'));
+        assert_eq!(issue.diagnostics.chars().count(), MAX_DIAGNOSTICS_CHARS + 1);
+        let short = Issue::error("value", "Bundle.id", "kurz");
+        assert_eq!((short.expression.as_str(), short.diagnostics.as_str()), ("Bundle.id", "kurz"));
+    }
 }

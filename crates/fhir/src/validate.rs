@@ -17,6 +17,11 @@ use crate::{Issue, PC_BUNDLE_PROFILE};
 /// More issues than this are not worth reading; a hostile body could otherwise produce
 /// one per element.
 const MAX_ISSUES: usize = 100;
+/// Most entries a bundle may have: a card has five or six; more are refused unread, so
+/// that the checks across entries stay cheap.
+const MAX_ENTRIES: usize = 50;
+/// Longest primitive value (in characters) the validator reads.
+const MAX_PRIMITIVE_CHARS: usize = 1024;
 
 const KBV_SD: &str = "https://fhir.kbv.de/StructureDefinition/";
 const SNOMED: &str = "http://snomed.info/sct";
@@ -361,6 +366,27 @@ impl<'t> V<'t> {
         self.issues.push(Issue::error(code, path.render(), diagnostics));
     }
 
+    /// FHIR allows strings up to 1 MB; nothing on a participation card needs more than a
+    /// few dozen characters, and a megabyte name would travel on into linking and letters.
+    /// Reports a too long value once per location.
+    fn too_long(&mut self, path: &Path<'_>, s: &str) -> bool {
+        if s.len() <= MAX_PRIMITIVE_CHARS || s.chars().count() <= MAX_PRIMITIVE_CHARS {
+            return false;
+        }
+        let at = path.render();
+        if !self.issues.iter().any(|i| i.code == "too-long" && i.expression == at) {
+            self.err(
+                "too-long",
+                path,
+                msg(
+                    &format!("Der Wert ist länger als {MAX_PRIMITIVE_CHARS} Zeichen."),
+                    &format!("The value is longer than {MAX_PRIMITIVE_CHARS} characters."),
+                ),
+            );
+        }
+        true
+    }
+
     fn missing(&mut self, path: &Path<'_>) {
         let p = path.render();
         self.err(
@@ -392,7 +418,11 @@ impl<'t> V<'t> {
                 None => (name, false),
             };
             let Some(pos) = spec.iter().position(|(n, _)| *n == base) else {
-                if !reported.contains(&name) {
+                // Past MAX_ISSUES names nothing more is reported anyway; the guard keeps this
+                // linear for a body with 100 000 unknown keys.
+                if reported.len() >= MAX_ISSUES {
+                    self.truncated = true;
+                } else if !reported.contains(&name) {
                     reported.push(name);
                     let p = path.field(name);
                     self.err(
@@ -411,6 +441,12 @@ impl<'t> V<'t> {
             };
             if underscore {
                 continue;
+            }
+            // Every allowed primitive, read later or not (the XHTML narrative is opaque).
+            if let Some(v) = child.el.str()
+                && base != "div"
+            {
+                self.too_long(&path.field(name), v);
             }
             let rep = spec.get(pos).map_or(Many, |(_, r)| *r);
             let count = counts.get_mut(pos);
@@ -481,6 +517,7 @@ impl<'t> V<'t> {
                 self.err("value", &p, msg("Der Wert ist leer.", "The value is empty."));
                 None
             }
+            Some(Prim::Str(s)) if self.too_long(&p, s) => None,
             Some(Prim::Str(s)) => Some(s),
             Some(Prim::Other) => {
                 self.err("value", &p, msg("Der Wert muss eine Zeichenkette sein.", "The value must be a string."));
@@ -782,6 +819,17 @@ impl<'t> V<'t> {
 
         // Entries: index the fullUrls first so references can be resolved in any order.
         let pe = path.field("entry");
+        if root.all("entry").nth(MAX_ENTRIES).is_some() {
+            self.err(
+                "too-costly",
+                &pe,
+                msg(
+                    &format!("Mehr als {MAX_ENTRIES} Einträge; eine Teilnahmekarte hat etwa fünf."),
+                    &format!("More than {MAX_ENTRIES} entries; a participation card has about five."),
+                ),
+            );
+            return None;
+        }
         let mut any = false;
         for (i, entry) in root.all("entry").enumerate() {
             any = true;

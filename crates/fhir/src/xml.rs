@@ -9,6 +9,7 @@
 //! (its well-formedness is still checked).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -17,6 +18,9 @@ use crate::tree::{Child, Element, Prim, Seg, Shape, push_seg};
 use crate::{Issue, MAX_DEPTH};
 
 const FHIR_NS: &str = "http://hl7.org/fhir";
+/// FHIR XML elements carry `value`, `id`, `url` and namespace declarations; narrative XHTML
+/// a few more.
+const MAX_ATTRIBUTES: usize = 32;
 
 /// Elements rendered with an index in locations of unreadable documents (in XML we cannot
 /// know the cardinality; these are the repeating ones of a card).
@@ -45,18 +49,17 @@ struct Frame<'a> {
     /// The type element of a resource (`<Patient>` inside `<resource>`): merged into its
     /// wrapper and left out of locations.
     is_resource: bool,
-    counts: Vec<(&'a str, usize)>,
+    /// Children seen per name (a map: a hostile element may have 100 000 differently
+    /// named children).
+    counts: HashMap<&'a str, usize>,
 }
 
 impl<'a> Frame<'a> {
     fn next_idx(&mut self, name: &'a str) -> usize {
-        if let Some((_, n)) = self.counts.iter_mut().find(|(k, _)| *k == name) {
-            *n += 1;
-            *n
-        } else {
-            self.counts.push((name, 0));
-            0
-        }
+        let n = self.counts.entry(name).or_insert(0);
+        let idx = *n;
+        *n += 1;
+        idx
     }
 }
 
@@ -277,10 +280,20 @@ impl<'a> Parser<'a> {
             Some(parent) if !is_resource => parent.next_idx(name),
             _ => 0,
         };
-        self.stack.push(Frame { name, idx, el: Element::default(), is_resource, counts: Vec::new() });
+        self.stack.push(Frame { name, idx, el: Element::default(), is_resource, counts: HashMap::new() });
         let is_root = self.stack.len() == 1;
         let mut xmlns_ok = !is_root;
-        for attr in e.attributes() {
+        // quick-xml checks each attribute against the ones before it for duplicates, so
+        // their number is capped before that becomes quadratic.
+        for (n, attr) in e.attributes().enumerate() {
+            if n >= MAX_ATTRIBUTES {
+                return Err(self.fatal(
+                    "too-costly",
+                    pos,
+                    &format!("Mehr als {MAX_ATTRIBUTES} Attribute an einem Element"),
+                    &format!("More than {MAX_ATTRIBUTES} attributes on one element"),
+                ));
+            }
             let attr = match attr {
                 Ok(a) => a,
                 Err(err) => {

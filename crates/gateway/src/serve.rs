@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use oegd_domain::Clock;
-use oegd_service::config::Config;
+use oegd_service::config::{Config, LimitsConfig};
 use oegd_service::datadir::DataDir;
 use oegd_service::{Gateway, ServiceError, admin};
 use oegd_web::api::{ApiState, router};
+use oegd_web::limit::Rate;
 use oegd_web::tls::ConnectionLimits;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -143,11 +144,24 @@ pub async fn start(
     ));
     let app = router(ApiState { gateway, max_body_bytes: config.api.max_report_bytes });
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(oegd_web::tls::serve(listener, tls, app, ConnectionLimits::default(), async {
+    let task = tokio::spawn(oegd_web::tls::serve(listener, tls, app, connection_limits(&config.limits), async {
         let _ = stopped.await;
     }));
     tracing::info!(%api_addr, "FHIR API listening (mutual TLS)");
     Ok(RunningServer { api_addr, stop, task, programme_stop, programme })
+}
+
+/// The configured limits in the web layer's terms.
+fn connection_limits(c: &LimitsConfig) -> ConnectionLimits {
+    ConnectionLimits {
+        handshake_timeout: Duration::from_secs(u64::from(c.handshake_timeout_secs)),
+        header_read_timeout: Duration::from_secs(u64::from(c.header_read_timeout_secs)),
+        max_connections: usize::try_from(c.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_ip: usize::try_from(c.max_connections_per_ip).unwrap_or(usize::MAX),
+        rate: (c.requests_per_second > 0)
+            .then(|| Rate { per_second: f64::from(c.requests_per_second), burst: f64::from(c.request_burst.max(1)) }),
+        ..ConnectionLimits::default()
+    }
 }
 
 /// Runs until Ctrl-C or SIGTERM.

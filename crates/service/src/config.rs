@@ -16,6 +16,61 @@ pub struct Config {
     pub tls: TlsConfig,
     #[serde(default)]
     pub programme: ProgrammeConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Protection against runaway and hostile clients. The defaults are generous: they stop a
+/// client stuck in a loop or an attacker holding connections open, not a practice or a
+/// hospital resubmitting a backlog (200 requests a second are 720 000 an hour; a whole
+/// state sends about 100 000 participation cards a year).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests per second one client (the Telematik-ID of its certificate) may make on
+    /// average; beyond that it gets `429 Too Many Requests` with `Retry-After`. 0: no limit.
+    pub requests_per_second: u32,
+    /// How many requests a client may make at once before the average applies (the size of
+    /// its token bucket).
+    pub request_burst: u32,
+    /// Open connections in total; further ones wait in the listen queue.
+    pub max_connections: u32,
+    /// Open connections from one IP address (several practices may share one address
+    /// behind a TI access point, so this is not small); further ones are closed at once.
+    pub max_connections_per_ip: u32,
+    /// Seconds a client has to complete the TLS handshake.
+    pub handshake_timeout_secs: u32,
+    /// Seconds a client has to send a request's header, and the longest an idle
+    /// keep-alive connection stays open.
+    pub header_read_timeout_secs: u32,
+}
+
+impl LimitsConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.requests_per_second > 0 && self.request_burst == 0 {
+            return Err("[limits] request_burst muss mindestens 1 sein.".into());
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return Err("[limits] max_connections und max_connections_per_ip müssen mindestens 1 sein.".into());
+        }
+        if self.handshake_timeout_secs == 0 || self.header_read_timeout_secs == 0 {
+            return Err("[limits] Zeitgrenzen müssen mindestens 1 Sekunde betragen.".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            requests_per_second: 200,
+            request_burst: 1000,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+        }
+    }
 }
 
 /// The check-up programme while `serve` runs.
@@ -69,14 +124,17 @@ impl Config {
                 client_cert_days: 365,
             },
             programme: ProgrammeConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 
     pub fn load(path: &Path) -> Result<Self, ServiceError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ServiceError::Usage(format!("Konfiguration {} nicht lesbar: {e}", path.display())))?;
-        toml::from_str(&text)
-            .map_err(|e| ServiceError::Usage(format!("Konfiguration {} fehlerhaft: {e}", path.display())))
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| ServiceError::Usage(format!("Konfiguration {} fehlerhaft: {e}", path.display())))?;
+        config.limits.check().map_err(|m| ServiceError::Usage(format!("Konfiguration {}: {m}", path.display())))?;
+        Ok(config)
     }
 
     pub fn to_toml(&self) -> Result<String, ServiceError> {

@@ -50,6 +50,9 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
 const DRAIN_CAP: usize = 8 * 1024 * 1024;
 /// The longest wait for the next piece of a body.
 const BODY_FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest time for a whole body: a client sending a byte every few seconds does not
+/// hold its connection for ever (1 MiB in this time needs about 9 KB/s).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 enum BodyRead {
     Complete(Vec<u8>),
@@ -63,8 +66,10 @@ async fn read_body(mut body: Body, limit: usize, declared_too_large: bool) -> Bo
     let mut kept = Vec::new();
     let mut total = 0usize;
     let mut too_large = declared_too_large;
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
     loop {
-        let frame = match tokio::time::timeout(BODY_FRAME_TIMEOUT, body.frame()).await {
+        let frame_deadline = deadline.min(tokio::time::Instant::now() + BODY_FRAME_TIMEOUT);
+        let frame = match tokio::time::timeout_at(frame_deadline, body.frame()).await {
             Ok(None) => break,
             Ok(Some(Ok(frame))) => frame,
             Ok(Some(Err(_))) | Err(_) => {
@@ -199,7 +204,7 @@ async fn metadata<S: Store>(State(state): State<ApiState<S>>) -> Response {
             "mode": "server",
             "security": {
                 "cors": false,
-                "description": "Mutual TLS: a client certificate issued by the gateway's CA (or a configured trusted CA) carrying the institution's Telematik-ID and profession OID in the Admission extension (1.3.36.8.3.3). The sender of a report is the certificate's organisation. Request bodies above the configured limit are refused with 413."
+                "description": "Mutual TLS: a client certificate issued by the gateway's CA (or a configured trusted CA) carrying the institution's Telematik-ID and profession OID in the Admission extension (1.3.36.8.3.3). The sender of a report is the certificate's organisation. Request bodies above the configured limit are refused with 413. A client (Telematik-ID) above its configured request rate gets 429 with Retry-After; when storage cannot take writes (disk full) submissions get 503 with Retry-After and nothing is stored."
             },
             "resource": [
                 {

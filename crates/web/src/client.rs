@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
+pub use hyper::Method;
 use hyper::client::conn::http1::SendRequest;
-use hyper::{HeaderMap, Method, Request};
+use hyper::{HeaderMap, Request};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -19,13 +21,24 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// Limits that protect the server from slow or greedy clients.
+use crate::errors::outcome;
+use crate::limit::{ConnectionCounter, Rate, RateLimiter};
+
+/// Limits that protect the server from slow, greedy or runaway clients.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub handshake_timeout: Duration,
+    /// Time to send a request's head; also the longest idle time between keep-alive
+    /// requests.
     pub header_read_timeout: Duration,
-    /// Largest request head (request line + headers).
+    /// Largest request head (request line + headers); larger gets `431`.
     pub max_header_bytes: usize,
+    /// Open connections in total; further ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Open connections from one IP address; further ones are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Requests per client (Telematik-ID); `None`: unlimited.
+    pub rate: Option<Rate>,
 }
 
 impl Default for ConnectionLimits {
@@ -34,8 +47,29 @@ impl Default for ConnectionLimits {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            rate: Some(Rate { per_second: 200.0, burst: 1000.0 }),
         }
     }
+}
+
+/// `429 Too Many Requests` with the whole seconds until the client may send again.
+fn too_many_requests(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let mut response = outcome(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        &format!(
+            "Zu viele Anfragen von dieser Einrichtung; bitte nach {secs} Sekunden erneut senden. / \
+             Too many requests from this institution; retry after {secs} seconds."
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 /// Serves `app` on `listener` with mutual TLS until `shutdown` resolves, then lets open
@@ -48,12 +82,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_ip = ConnectionCounter::new(limits.max_connections_per_ip.max(1));
+    let limiter = limits.rate.map(|rate| Arc::new(RateLimiter::new(rate)));
     // Each connection watches this; after shutdown we wait until every connection has
     // dropped its receiver.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _peer_addr) = tokio::select! {
+        // A free connection slot first: while all are taken, new connections wait in the
+        // kernel's listen queue.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (tcp, peer_addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -65,11 +111,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = per_ip.open(peer_addr.ip()) else {
+            tracing::debug!("too many connections from one address; closed");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let limiter = limiter.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
+            let _slots = (permit, slot);
             let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
@@ -92,8 +145,18 @@ pub async fn serve(
                 }
             };
             let service = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let app = app.clone();
+                let allowed = match &limiter {
+                    Some(limiter) => limiter.check(sender.telematik_id.as_str()),
+                    None => Ok(()),
+                };
                 req.extensions_mut().insert(sender.clone());
-                app.clone().oneshot(req)
+                async move {
+                    match allowed {
+                        Ok(()) => app.oneshot(req).await,
+                        Err(wait) => Ok(too_many_requests(wait)),
+                    }
+                }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
