@@ -19,6 +19,7 @@ use oegd_store::{
     LinkState, NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr,
     ReportFilter, ReportId, ReportSource, ReportSummary, Store, StoreError, StoreResult, StoredReport,
 };
+use oegd_store::{CaseOutcome, SessionRecord, UserAccount, UserRole};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
@@ -260,6 +261,55 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ReportSummary> {
         checkup: Checkup::from_name(row.get("checkup")).ok_or_else(|| corrupt("check-up"))?,
         exam_date: row.get::<&str, _>("exam_date").parse().map_err(|_| corrupt("exam date"))?,
     })
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<UserAccount> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    Ok(UserAccount {
+        login: text("login")?,
+        organisation: TelematikId::parse(&text("organisation")?).map_err(|_| corrupt("Telematik-ID"))?,
+        role: UserRole::parse(&text("role")?).ok_or_else(|| corrupt("user role"))?,
+        password_hash: text("password_hash")?,
+        totp_secret: text("totp_secret")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password").map_err(map_err)? != 0,
+        failed_logins: u32::try_from(row.try_get::<i64, _>("failed_logins").map_err(map_err)?).unwrap_or(u32::MAX),
+        locked_until: row
+            .try_get::<Option<String>, _>("locked_until")
+            .map_err(map_err)?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
+        totp_last_step: row.try_get("totp_last_step").map_err(map_err)?,
+        created_at: parse_ts(&text("created_at")?)?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    Ok(SessionRecord {
+        token_sha256: text("token_sha256")?,
+        login: text("login")?,
+        csrf_token: text("csrf_token")?,
+        second_factor: row.try_get::<i64, _>("second_factor").map_err(map_err)? != 0,
+        created_at: parse_ts(&text("created_at")?)?,
+        last_seen: parse_ts(&text("last_seen")?)?,
+    })
+}
+
+async fn insert_session(conn: &mut SqliteConnection, s: &SessionRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_sha256, login, csrf_token, second_factor, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&s.token_sha256)
+    .bind(&s.login)
+    .bind(&s.csrf_token)
+    .bind(i64::from(s.second_factor))
+    .bind(ts(s.created_at))
+    .bind(ts(s.last_seen))
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -733,6 +783,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        sqlx::query("UPDATE case_outcomes SET note = '' WHERE melde_id = ?")
+            .bind(melde_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         sqlx::query("DELETE FROM remembered_kvnrs WHERE melde_id = ?")
             .bind(melde_id.as_str())
             .execute(&mut *tx)
@@ -875,6 +930,234 @@ impl Store for SqliteStore {
                     melde_id: MeldeId::parse(&text("melde_id")?).map_err(|_| corrupt("melde_id"))?,
                     kvnr: Kvnr::parse(&text("kvnr")?).map_err(|_| corrupt("KVNR"))?,
                     since: text("since")?.parse().map_err(|_| corrupt("date"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_user(&self, u: &UserAccount, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (login, organisation, role, password_hash, totp_secret, must_change_password,
+             failed_logins, locked_until, totp_last_step, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.login)
+        .bind(u.organisation.as_str())
+        .bind(u.role.as_str())
+        .bind(&u.password_hash)
+        .bind(&u.totp_secret)
+        .bind(i64::from(u.must_change_password))
+        .bind(i64::from(u.failed_logins))
+        .bind(u.locked_until.map(ts))
+        .bind(u.totp_last_step)
+        .bind(ts(u.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match map_err(e) {
+            StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("user {}", u.login)),
+            other => other,
+        })?;
+        let event = AuditEvent::new(
+            actor,
+            "user.added",
+            u.login.clone(),
+            serde_json::json!({"organisation": u.organisation.as_str(), "role": u.role.as_str()}),
+        );
+        append_audit(&mut tx, &event, u.created_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn user(&self, login: &str) -> StoreResult<Option<UserAccount>> {
+        let row = sqlx::query("SELECT * FROM users WHERE login = ?")
+            .bind(login)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserAccount>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY login").fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn record_failed_login(
+        &self,
+        login: &str,
+        limit: u32,
+        lock_until: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let failed: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET failed_logins = failed_logins + 1 WHERE login = ? RETURNING failed_logins",
+        )
+        .bind(login)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let locked = failed.is_some_and(|n| n >= i64::from(limit));
+        if locked {
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = ? WHERE login = ?")
+                .bind(ts(lock_until))
+                .bind(login)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query("DELETE FROM sessions WHERE login = ? AND second_factor = 0")
+                .bind(login)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let event = AuditEvent::new(
+                &Actor::System,
+                "user.locked",
+                login.to_owned(),
+                serde_json::json!({"until": ts(lock_until), "failed_attempts": limit}),
+            );
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(locked)
+    }
+
+    async fn start_session(&self, session: &SessionRecord, expired_before: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE last_seen < ?")
+            .bind(ts(expired_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn complete_login(
+        &self,
+        half_token_sha256: &str,
+        session: &SessionRecord,
+        totp_step: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let gone = sqlx::query("DELETE FROM sessions WHERE token_sha256 = ? AND login = ? AND second_factor = 0")
+            .bind(half_token_sha256)
+            .bind(&session.login)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let used = sqlx::query(
+            "UPDATE users SET totp_last_step = ?1, failed_logins = 0
+             WHERE login = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+        )
+        .bind(totp_step)
+        .bind(&session.login)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if gone.rows_affected() == 0 || used.rows_affected() == 0 {
+            return Err(StoreError::Conflict("login: half session or TOTP step".into()));
+        }
+        insert_session(&mut tx, session).await?;
+        let event = AuditEvent::new(
+            &Actor::User(session.login.clone()),
+            "session.started",
+            session.login.clone(),
+            serde_json::json!({}),
+        );
+        append_audit(&mut tx, &event, session.created_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn session(&self, token_sha256: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(&self, token_sha256: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?")
+            .bind(ts(at))
+            .bind(token_sha256)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, token_sha256: &str, at: Timestamp, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let login: Option<(String, i64)> =
+            sqlx::query_as("DELETE FROM sessions WHERE token_sha256 = ? RETURNING login, second_factor")
+                .bind(token_sha256)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if let Some((login, 1)) = login {
+            let event = AuditEvent::new(actor, "session.ended", login, serde_json::json!({}));
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn set_password(&self, login: &str, password_hash: &str, at: Timestamp, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = ?, must_change_password = 0 WHERE login = ?")
+            .bind(password_hash)
+            .bind(login)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {login}")));
+        }
+        let event = AuditEvent::new(actor, "user.password_set", login.to_owned(), serde_json::json!({}));
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn record_case_outcome(&self, o: &CaseOutcome, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO case_outcomes (melde_id, checkup, outcome, note, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(o.melde_id.as_str())
+        .bind(o.checkup.name())
+        .bind(&o.outcome)
+        .bind(&o.note)
+        .bind(&o.recorded_by)
+        .bind(ts(o.recorded_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match map_err(e) {
+            StoreError::Internal(m) if m.contains("FOREIGN KEY") => StoreError::NotFound("escalation".into()),
+            other => other,
+        })?;
+        let event = AuditEvent::new(
+            actor,
+            "case.outcome_recorded",
+            format!("{}:{}", o.melde_id, o.checkup.name()),
+            serde_json::json!({"outcome": o.outcome}),
+        );
+        append_audit(&mut tx, &event, o.recorded_at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn case_outcomes(&self) -> StoreResult<Vec<CaseOutcome>> {
+        let rows =
+            sqlx::query("SELECT * FROM case_outcomes ORDER BY seq").fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+                Ok(CaseOutcome {
+                    melde_id: MeldeId::parse(&text("melde_id")?).map_err(|_| corrupt("melde_id"))?,
+                    checkup: Checkup::from_name(&text("checkup")?).ok_or_else(|| corrupt("check-up"))?,
+                    outcome: text("outcome")?,
+                    note: text("note")?,
+                    recorded_by: text("recorded_by")?,
+                    recorded_at: parse_ts(&text("recorded_at")?)?,
                 })
             })
             .collect()

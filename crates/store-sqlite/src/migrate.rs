@@ -11,10 +11,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "intake", include_str!("../migrations/0001_intake.sql")),
     (2, "registry", include_str!("../migrations/0002_registry.sql")),
     (3, "programme", include_str!("../migrations/0003_programme.sql")),
+    (4, "accounts", include_str!("../migrations/0004_accounts.sql")),
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT";

@@ -168,6 +168,65 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn link_decisions(&self, state: Option<LinkState>) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
     fn remembered_kvnrs(&self) -> impl Future<Output = StoreResult<Vec<RememberedKvnr>>> + Send;
 
+    // --- staff accounts and sessions of the web interface ------------------------------
+    /// Adds an account; [`StoreError::AlreadyExists`] if the login is taken.
+    fn add_user(&self, user: &UserAccount, actor: &Actor) -> impl Future<Output = StoreResult<()>> + Send;
+    fn user(&self, login: &str) -> impl Future<Output = StoreResult<Option<UserAccount>>> + Send;
+    fn users(&self) -> impl Future<Output = StoreResult<Vec<UserAccount>>> + Send;
+    /// Records a failed login attempt (wrong password or second factor). The `limit`th
+    /// failure in a row locks the account until `lock_until` and starts the count anew.
+    /// Returns whether this attempt locked it; an unknown login changes nothing.
+    fn record_failed_login(
+        &self,
+        login: &str,
+        limit: u32,
+        lock_until: jiff::Timestamp,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores a new session (after the password: `second_factor` false) and deletes the
+    /// sessions last seen before `expired_before`.
+    fn start_session(
+        &self,
+        session: &SessionRecord,
+        expired_before: jiff::Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Completes a login with the second factor in one transaction: the half session
+    /// `half_token_sha256` is replaced by `session` (a new token), `totp_step` is recorded as
+    /// used and the failed attempts are forgotten. [`StoreError::Conflict`] if the half
+    /// session is gone or the step was not later than the last one used (a replayed code).
+    fn complete_login(
+        &self,
+        half_token_sha256: &str,
+        session: &SessionRecord,
+        totp_step: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn session(&self, token_sha256: &str) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+    /// Notes activity of a session (for the idle timeout).
+    fn touch_session(&self, token_sha256: &str, at: jiff::Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Ends a session (logout, timeout); ending an unknown one changes nothing.
+    fn end_session(
+        &self,
+        token_sha256: &str,
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Replaces a password (hash) and clears `must_change_password`.
+    fn set_password(
+        &self,
+        login: &str,
+        password_hash: &str,
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- cases of the health offices -------------------------------------------------
+    /// Records the outcome of a health office's contact about an escalation (the history is
+    /// kept: the latest counts).
+    fn record_case_outcome(&self, outcome: &CaseOutcome, actor: &Actor)
+    -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every recorded outcome, oldest first.
+    fn case_outcomes(&self) -> impl Future<Output = StoreResult<Vec<CaseOutcome>>> + Send;
+
     // --- audit ---------------------------------------------------------------------
     /// Appends an entry for a change made outside the other methods (e.g. `init`).
     fn append_audit(&self, event: &AuditEvent, at: jiff::Timestamp) -> impl Future<Output = StoreResult<()>> + Send;

@@ -340,3 +340,129 @@ impl fmt::Debug for RememberedKvnr {
         f.debug_struct("RememberedKvnr").finish_non_exhaustive()
     }
 }
+
+/// What a staff member of the web interface may do; fits the kind of their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRole {
+    /// State office staff: the programme of the whole state.
+    Landesamt,
+    /// Health office staff: the escalated cases of its own districts.
+    Gesundheitsamt,
+    /// Practice or hospital staff: their own submissions.
+    Praxis,
+    /// The operator (IT of the state): users, organisations, certificates; no children's data.
+    Betrieb,
+}
+
+impl UserRole {
+    pub const ALL: [UserRole; 4] = [UserRole::Landesamt, UserRole::Gesundheitsamt, UserRole::Praxis, UserRole::Betrieb];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Landesamt => "landesamt",
+            UserRole::Gesundheitsamt => "gesundheitsamt",
+            UserRole::Praxis => "praxis",
+            UserRole::Betrieb => "betrieb",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserRole> {
+        UserRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// German label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            UserRole::Landesamt => "Landesamt",
+            UserRole::Gesundheitsamt => "Gesundheitsamt",
+            UserRole::Praxis => "Praxis / Krankenhaus",
+            UserRole::Betrieb => "Betrieb",
+        }
+    }
+
+    /// Whether a member of an organisation of this kind may have the role.
+    pub fn fits(self, kind: OrgKind) -> bool {
+        match self {
+            UserRole::Landesamt | UserRole::Betrieb => kind == OrgKind::Landesamt,
+            UserRole::Gesundheitsamt => kind == OrgKind::Gesundheitsamt,
+            UserRole::Praxis => matches!(kind, OrgKind::Praxis | OrgKind::Krankenhaus),
+        }
+    }
+}
+
+/// A staff account of the web interface.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserAccount {
+    /// The login name, unique.
+    pub login: String,
+    pub organisation: TelematikId,
+    pub role: UserRole,
+    /// Argon2id hash in PHC string form (`$argon2id$v=19$...`).
+    pub password_hash: String,
+    /// The TOTP secret, base32 (RFC 4648, no padding).
+    pub totp_secret: String,
+    /// Set for a one-time initial password: it must be changed at the first login.
+    pub must_change_password: bool,
+    /// Failed attempts since the last successful login or lockout.
+    pub failed_logins: u32,
+    pub locked_until: Option<Timestamp>,
+    /// The last TOTP time step accepted: a code is good once.
+    pub totp_last_step: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for UserAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash and the secret are never printed.
+        f.debug_struct("UserAccount")
+            .field("login", &self.login)
+            .field("organisation", &self.organisation)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session of the web interface. The browser holds a random token; the store only its
+/// SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 (hex) of the session token.
+    pub token_sha256: String,
+    pub login: String,
+    /// The token every form of the session must carry.
+    pub csrf_token: String,
+    /// False after the password, true after the second factor too.
+    pub second_factor: bool,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("login", &self.login)
+            .field("second_factor", &self.second_factor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a health office recorded about its contact with the family of an escalated case.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    /// The escalation: the child and the missed check-up.
+    pub melde_id: oegd_domain::MeldeId,
+    pub checkup: Checkup,
+    /// `erreicht`, `nachgeholt`, `abgelehnt`, `nicht_erreichbar`, `jugendamt`.
+    pub outcome: String,
+    /// Free text of the staff (may hold personal data: never logged).
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+}
+
+impl fmt::Debug for CaseOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaseOutcome").field("outcome", &self.outcome).finish_non_exhaustive()
+    }
+}
