@@ -15,7 +15,7 @@ pub mod tls;
 
 pub use ca::{CaMaterial, ClientSubject, Issued, Revoked, create_ca, create_crl, issue_client_cert, issue_server_cert};
 pub use identity::{PeerIdentity, read_identity};
-pub use tls::{client_config, server_config};
+pub use tls::{client_config, server_config, server_config_without_client_auth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {

@@ -64,6 +64,20 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The server side of the staff web interface: the same server certificate, but no client
+/// certificate (people log in with password and TOTP). TLS 1.3 (1.2 allowed), no session
+/// resumption, as for the API.
+pub fn server_config_without_client_auth(cert_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, PkiError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs(cert_pem)?, key(key_pem)?)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
 /// A client trusting `ca_pem`, optionally presenting a client certificate.
 pub fn client_config(ca_pem: &str, identity: Option<(&str, &str)>) -> Result<Arc<ClientConfig>, PkiError> {
     let builder = ClientConfig::builder_with_provider(provider())
