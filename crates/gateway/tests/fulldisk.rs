@@ -65,8 +65,6 @@ fn fill(path: &Path) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until store-sqlite discards its writer connection after SQLITE_FULL: sqlx keeps the \
-            connection at a non-zero transaction depth, so every later write is a 500 until restart"]
 async fn full_disk_gets_503_loses_nothing_and_recovers() {
     if std::env::var("OEGD_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         println!("SKIPPED: the database is PostgreSQL (OEGD_TEST_DATABASE_URL), not files in the data directory");

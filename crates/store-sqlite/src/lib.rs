@@ -91,7 +91,18 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+        match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            // A COMMIT that failed (disk full) can leave the writer connection inside a
+            // transaction as far as sqlx knows; every later BEGIN would fail until a restart.
+            // Replace the connection and begin again: SQLite itself rolled back.
+            Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+                if let Ok(conn) = self.writer.acquire().await {
+                    let _ = sqlx::Connection::close(conn.detach()).await;
+                }
+                self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+            }
+            other => other.map_err(map_err),
+        }
     }
 }
 
