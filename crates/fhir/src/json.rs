@@ -48,6 +48,11 @@ impl Ctx<'_> {
     }
 
     fn issue(&self, code: &'static str, diagnostics: &str) {
+        // One past what the validator reports, so it says that it stopped; a body with an
+        // issue per element does not make the answer grow with it.
+        if self.issues.borrow().len() > crate::validate::MAX_ISSUES {
+            return;
+        }
         let expr = self.render();
         self.issues.borrow_mut().push(Issue::error(code, expr, diagnostics));
     }

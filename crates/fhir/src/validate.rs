@@ -16,7 +16,7 @@ use crate::{Issue, PC_BUNDLE_PROFILE};
 
 /// More issues than this are not worth reading; a hostile body could otherwise produce
 /// one per element.
-const MAX_ISSUES: usize = 100;
+pub(crate) const MAX_ISSUES: usize = 100;
 /// Most entries a bundle may have: a card has five or six; more are refused unread, so
 /// that the checks across entries stay cheap.
 const MAX_ENTRIES: usize = 50;
@@ -334,7 +334,12 @@ struct V<'t> {
 }
 
 pub(crate) fn validate(root: &Element<'_>, issues: Vec<Issue>) -> Result<ParticipationCard, Vec<Issue>> {
-    let mut v = V { issues, truncated: false, version: None, entries: Vec::new() };
+    // The readers stop collecting one past the limit, so more than MAX_ISSUES here means
+    // they were cut short.
+    let mut issues = issues;
+    let truncated = issues.len() > MAX_ISSUES;
+    issues.truncate(MAX_ISSUES);
+    let mut v = V { issues, truncated, version: None, entries: Vec::new() };
     let card = v.bundle(root);
     if v.truncated {
         v.issues.push(Issue::error(

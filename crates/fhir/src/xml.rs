@@ -145,6 +145,12 @@ impl<'a> Parser<'a> {
     }
 
     fn invalid(&mut self, code: &'static str, de: &str, en: &str) {
+        // One past what the validator reports, so it says that it stopped; beyond that
+        // nothing is collected (and no line is counted: that is linear in the body, so a
+        // body with an issue per element would otherwise take quadratic time).
+        if self.issues.len() > crate::validate::MAX_ISSUES {
+            return;
+        }
         let (line, col) = line_col(self.text, self.reader.buffer_position());
         self.issues.push(Issue::error(
             code,

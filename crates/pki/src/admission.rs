@@ -76,8 +76,61 @@ fn read_directory_string(r: BERReader<'_, '_>) -> yasna::ASN1Result<String> {
     }
 }
 
+/// Nesting deeper than this is no Admission extension (it needs six levels).
+const MAX_DER_DEPTH: usize = 16;
+
+/// Whether `der` is a sequence of well-framed TLVs, recursively inside constructed ones:
+/// every length in definite form with at most four length bytes and within its enclosing
+/// value. yasna 0.6 adds a length from the input to its position without checking, which
+/// overflows (a panic with overflow checks, a wrapped position without) on a length such
+/// as `8a 00 00 ff ff ff ff ff ff ff ff`; found by fuzzing (`fuzz/fuzz_targets/identity.rs`).
+fn well_framed(mut der: &[u8], depth: usize) -> bool {
+    if depth > MAX_DER_DEPTH {
+        return false;
+    }
+    while let Some(&identifier) = der.first() {
+        let mut pos = 1;
+        if identifier & 0x1f == 0x1f {
+            // high tag number: base-128 digits, the last without the top bit
+            loop {
+                let Some(&b) = der.get(pos) else { return false };
+                pos += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                if pos > 5 {
+                    return false;
+                }
+            }
+        }
+        let Some(&first) = der.get(pos) else { return false };
+        pos += 1;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 {
+                return false; // indefinite (not DER) or longer than any certificate
+            }
+            let Some(bytes) = der.get(pos..pos + n) else { return false };
+            pos += n;
+            bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        };
+        let Some(end) = pos.checked_add(len) else { return false };
+        let (Some(content), Some(rest)) = (der.get(pos..end), der.get(end..)) else { return false };
+        if identifier & 0x20 != 0 && !well_framed(content, depth + 1) {
+            return false;
+        }
+        der = rest;
+    }
+    true
+}
+
 /// Reads the extension value; `None` if no ProfessionInfo has an OID and a registration number.
 pub fn decode(der: &[u8]) -> Result<Option<ProfessionInfo>, PkiError> {
+    if !well_framed(der, 0) {
+        return Err(PkiError::Identity("Admission extension unreadable: malformed DER".into()));
+    }
     let infos = yasna::parse_der(der, |r| {
         r.read_sequence(|r| {
             // admissionAuthority GeneralName OPTIONAL: any tag that is not SEQUENCE.
@@ -150,6 +203,34 @@ mod tests {
         for bytes in [&b""[..], b"\x30", b"\x30\x03\x02\x01\x05", b"\x30\x80\x00\x00", b"\x04\x00"] {
             assert!(decode(bytes).is_err() || decode(bytes).unwrap().is_none());
         }
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/identity.rs`): a long-form length of ten bytes
+    /// made yasna add it to its position with an overflow.
+    #[test]
+    fn huge_lengths_are_refused_before_yasna_sees_them() {
+        let crash: &[u8] = &[
+            0x30, 0x5a, 0x30, 0x8a, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x29, 0x30, 0x58,
+            0x70, 0x56, 0x30, 0x54, 0x30, 0x52, 0x30, 0x30, 0x16, 0x14, 0x25, 0x29, 0x30, 0x52, 0x30, 0x33, 0x16, 0x00,
+            0x16, 0x00, 0x16, 0x00, 0x16, 0x00, 0x16, 0x00, 0x00, 0x10, 0x52, 0x30, 0x33, 0x16, 0x00, 0x16, 0x00, 0x16,
+            0x00, 0x16, 0x00, 0x16, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x10, 0x00, 0x00,
+            0x00, 0x69, 0x00, 0x16, 0x01, 0x00, 0x10, 0x00, 0x49, 0x6e, 0x2b, 0x1b, 0x08, 0x03, 0x03, 0x73, 0x74, 0x72,
+            0x30, 0x33, 0x16, 0x14, 0x25, 0x33, 0x16, 0x14, 0x25, 0x29, 0xd2, 0x49, 0x25, 0x29, 0x31, 0x49, 0x6e, 0x73,
+        ];
+        assert!(decode(crash).is_err());
+        // the same shape, shortest forms: a length of 2^64 - 1 and one of 2^32 bytes
+        assert!(decode(b"\x30\x0a\x30\x88\xff\xff\xff\xff\xff\xff\xff\xff").is_err());
+        assert!(decode(b"\x30\x07\x04\x85\x01\x00\x00\x00\x00").is_err());
+        // nesting beyond any Admission extension
+        let deep: Vec<u8> = (0..40).flat_map(|i| [0x30, 2 * (39 - i)]).collect();
+        assert!(decode(&deep).is_err());
+        // a real one still reads
+        let info = ProfessionInfo {
+            profession_item: "Krankenhaus".into(),
+            profession_oid: "1.2.276.0.76.4.53".into(),
+            registration_number: "5-2-KH-01".into(),
+        };
+        assert_eq!(decode(&encode(&info).unwrap()).unwrap(), Some(info));
     }
 
     #[test]

@@ -258,22 +258,26 @@ pub fn read_registry<R: Read>(reader: R) -> RegistryFile {
     out
 }
 
-/// Remembers where the line feeds are: the csv crate miscounts lines with CRLF endings,
-/// its byte offsets are right. A record starting at byte `b` is on line 1 + the number of
-/// line feeds at offsets `<= b` (with CRLF the record's offset is that of its `\n`).
+/// Remembers where the lines end: the csv crate miscounts lines with CRLF endings, its
+/// byte offsets are right. Like the csv crate, a line ends at `\r\n`, `\n` or a lone
+/// `\r` (old Mac files): each ending is remembered once, at the offset of its first byte.
+/// A record starting at byte `b` is on line 1 + the number of line endings at offsets
+/// `<= b` (with CRLF the record's offset is that of its `\n`, past the `\r`).
 struct LineCounter<R> {
     inner: R,
     offset: u64,
-    newlines: Vec<u64>,
+    line_ends: Vec<u64>,
+    /// The last byte read (of an earlier chunk too): a `\n` after `\r` ends no new line.
+    last: u8,
 }
 
 impl<R: Read> LineCounter<R> {
     fn new(inner: R) -> Self {
-        LineCounter { inner, offset: 0, newlines: Vec::new() }
+        LineCounter { inner, offset: 0, line_ends: Vec::new(), last: 0 }
     }
 
     fn line_of(&self, byte: u64) -> u64 {
-        1 + self.newlines.partition_point(|n| *n <= byte) as u64
+        1 + self.line_ends.partition_point(|n| *n <= byte) as u64
     }
 }
 
@@ -281,9 +285,10 @@ impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         for (i, b) in buf.iter().take(n).enumerate() {
-            if *b == b'\n' {
-                self.newlines.push(self.offset + i as u64);
+            if *b == b'\r' || (*b == b'\n' && self.last != b'\r') {
+                self.line_ends.push(self.offset + i as u64);
             }
+            self.last = *b;
         }
         self.offset += n as u64;
         Ok(n)
@@ -583,5 +588,27 @@ mod tests {
             let body = fields.chunks(15).map(|c| c.join(",")).collect::<Vec<_>>().join("\r\n");
             let _ = read(&body);
         }
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/registry.rs): a lone `\r` ends a record for the
+    /// csv crate but was no line end for the counter, so two rows got the same line number
+    /// and a file with old Mac line endings reported every row on line 1.
+    #[test]
+    fn lone_carriage_returns_end_lines_too() {
+        let row = |id: &str| {
+            format!(
+                "geburt,2019-01-06,{id},Kunz,Jule,,2019-01-06,w,Deichdamm,43,17424,Heringsdorf,13075049,Sarah Kunz,nein"
+            )
+        };
+        let f = read(&format!("{}\r{}\n{}\r\n{}\r", row("MV1"), row("MV2"), row("MV3"), row("MV4")));
+        assert_eq!(f.errors, vec![]);
+        let lines: Vec<u64> = f.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5]);
+
+        let mac = HEADER.replace("\r\n", "\r")
+            + &format!("{}\rumzug,2019-01-06,MV9,,,,,,,,,,,,\r{}\r", row("MV1"), row("MV2"));
+        let f = read_registry(mac.as_bytes());
+        assert_eq!(f.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(f.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3]);
     }
 }

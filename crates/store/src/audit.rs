@@ -121,23 +121,36 @@ pub fn verify(entries: &[AuditEntry], head: Option<&ChainHead>) -> Result<Verifi
         }
         prev = Some(ChainHead { seq: e.seq, hash: e.hash.clone() });
     }
+    // Every stored entry verified; now the recorded head, which tells what the log's end
+    // was when the gateway last appended.
+    let last_seq = prev.as_ref().map_or(0, |p| p.seq);
     match (head, &prev) {
         (None, None) => {}
         (Some(h), Some(p)) if h == p => {}
-        (Some(h), Some(p)) if h.seq > p.seq => {
+        (None, Some(p)) => {
+            return Err(ChainBreak { seq: p.seq, reason: "the recorded head of the chain is missing".into() });
+        }
+        (Some(h), _) if h.seq > last_seq => {
             return Err(ChainBreak {
-                seq: p.seq + 1,
-                reason: format!("entries {}..={} are missing at the end of the log", p.seq + 1, h.seq),
+                seq: last_seq + 1,
+                reason: format!("entries {}..={} are missing at the end of the log", last_seq + 1, h.seq),
+            });
+        }
+        (Some(h), _) if h.seq < last_seq && entries.iter().any(|e| e.seq == h.seq && e.hash == h.hash) => {
+            // The chain up to the recorded head is the gateway's; what follows was added
+            // without writing the head, i.e. not by the gateway.
+            return Err(ChainBreak {
+                seq: h.seq + 1,
+                reason: format!("entries {}..={last_seq} were added after the recorded head of the chain", h.seq + 1),
             });
         }
         (Some(h), _) => {
+            // A consistent chain that does not pass through the recorded head: the log was
+            // rewritten (hashes recomputed) at or before the head's entry.
             return Err(ChainBreak {
-                seq: h.seq,
-                reason: "recorded head of the chain does not match the last entry".into(),
+                seq: h.seq.clamp(1, last_seq.max(1)),
+                reason: format!("entry {} does not match the recorded head of the chain (rewritten log)", h.seq),
             });
-        }
-        (None, Some(p)) => {
-            return Err(ChainBreak { seq: p.seq, reason: "the recorded head of the chain is missing".into() });
         }
     }
     Ok(Verified { entries: entries.len() as u64, head: prev })
@@ -189,5 +202,36 @@ mod tests {
         let mut truncated = entries.clone();
         truncated.pop();
         assert_eq!(verify(&truncated, Some(&head)).unwrap_err().seq, 5);
+    }
+
+    #[test]
+    fn the_recorded_head_names_the_first_entry_it_does_not_vouch_for() {
+        let (entries, head) = chain(5);
+
+        // a well-chained entry appended without updating the head
+        let mut appended = entries.clone();
+        appended.push(next_entry(Some(&head), "x", "a", "b", "c", "{}"));
+        let err = verify(&appended, Some(&head)).unwrap_err();
+        assert_eq!(err.seq, 6, "{err}");
+
+        // every entry deleted, the head kept
+        assert_eq!(verify(&[], Some(&head)).unwrap_err().seq, 1);
+
+        // the head deleted
+        assert_eq!(verify(&entries, None).unwrap_err().seq, 5);
+
+        // entries 3.. rewritten with recomputed hashes, one more than before
+        let mut rewritten: Vec<AuditEntry> = entries[..2].to_vec();
+        for i in 0..4 {
+            let prev = rewritten.last().map(|e| ChainHead { seq: e.seq, hash: e.hash.clone() });
+            rewritten.push(next_entry(prev.as_ref(), "x", "a", "b", &format!("forged{i}"), "{}"));
+        }
+        assert_eq!(verify(&rewritten, Some(&head)).unwrap_err().seq, 5);
+
+        // the last entry rewritten with a recomputed hash
+        let mut last_rewritten = entries.clone();
+        let prev = ChainHead { seq: 4, hash: entries[3].hash.clone() };
+        last_rewritten[4] = next_entry(Some(&prev), "x", "a", "b", "forged", "{}");
+        assert_eq!(verify(&last_rewritten, Some(&head)).unwrap_err().seq, 5);
     }
 }
