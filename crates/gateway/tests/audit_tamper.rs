@@ -233,6 +233,7 @@ fn every_kind_of_tampering_is_found_at_its_first_broken_entry() {
     {
         let r = base.row(k);
         let object = "1-2-FORGED-02";
+        assert_ne!(r.object, object, "the forged value differs from the stored one");
         let hash = entry_hash(&r.prev_hash, r.seq, &r.at, &r.actor, &r.action, object, &r.details);
         let dir = base.tampered(
             "change-rehashed",
