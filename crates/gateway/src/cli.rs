@@ -44,6 +44,10 @@ enum Command {
         /// Address of the FHIR API written to the config.
         #[arg(long)]
         api_listen: Option<std::net::SocketAddr>,
+        /// PostgreSQL database for several instances (postgres://user@host/db), written to the
+        /// config; without it SQLite in the data directory.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Run the server (FHIR API with mutual TLS).
     Serve {
@@ -52,6 +56,9 @@ enum Command {
         /// Overrides the config's API address.
         #[arg(long)]
         api_listen: Option<std::net::SocketAddr>,
+        /// Overrides the config's database (also OEGD_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// A complete training environment on this machine.
     Demo {
@@ -385,9 +392,10 @@ async fn list_actions(
 pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
-        Command::Init { data, state, api_listen } => {
+        Command::Init { data, state, api_listen, database_url } => {
             let dir = DataDir::new(&data.data);
             let mut config = Config::new(&state);
+            config.database_url = database_url;
             if let Some(addr) = api_listen {
                 config.api.listen = addr;
             }
@@ -400,8 +408,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                 summary.ca_certificate
             );
         }
-        Command::Serve { data, api_listen } => {
-            crate::serve::run(&DataDir::new(&data.data), api_listen, clock).await?;
+        Command::Serve { data, api_listen, database_url } => {
+            crate::serve::run(&DataDir::new(&data.data), api_listen, database_url.as_deref(), clock).await?;
         }
         Command::Demo { data, api_listen, once } => {
             crate::demo::run(data, api_listen, once, clock).await?;
@@ -737,19 +745,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
             }
         }
         Command::Migrate { data } => {
-            let dir = DataDir::new(&data.data);
-            if !dir.database().exists() {
-                return Err(ServiceError::Usage(format!("Keine Datenbank unter {}", dir.database().display())));
-            }
-            let store = oegd_store_sqlite::SqliteStore::open(&dir.database()).await?;
-            println!("Datenbankschema auf Version {}", store.schema_version().await?);
+            let version = admin::migrate(&DataDir::new(&data.data)).await?;
+            println!("Datenbankschema auf Version {version}");
         }
         Command::Backup { data, out } => {
             if out.exists() {
                 return Err(ServiceError::Usage(format!("{} existiert bereits.", out.display())));
             }
-            let store = admin::open_store(&DataDir::new(&data.data)).await?;
-            store.backup_to(&out).await?;
+            admin::backup(&DataDir::new(&data.data), &out).await?;
             println!("Sicherung geschrieben: {}", out.display());
         }
     }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use oegd_programme::Profile;
 use oegd_service::config::ProgrammeConfig;
 use oegd_service::{linking, programme};
-use oegd_store_sqlite::SqliteStore;
+use oegd_store_any::AnyStore;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -49,7 +49,7 @@ const CLAIM_RETRY: Duration = Duration::from_secs(300);
 /// Links reports shortly after they arrive, and does the daily run at its configured time
 /// (Europe/Berlin) unless another process on the same database has done or is doing it.
 async fn programme_task(
-    gateway: Arc<Gateway<SqliteStore>>,
+    gateway: Arc<Gateway<AnyStore>>,
     config: ProgrammeConfig,
     profile: Profile,
     clock: Arc<dyn Clock>,
@@ -114,8 +114,19 @@ pub async fn start(
     api_listen: Option<SocketAddr>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServiceError> {
+    start_with(dir, api_listen, None, clock).await
+}
+
+/// [`start`] on the database of `database_url` instead of the configured one. Refuses a
+/// database whose schema is newer (or older: `migrate`) than this program knows.
+pub async fn start_with(
+    dir: &DataDir,
+    api_listen: Option<SocketAddr>,
+    database_url: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServiceError> {
     let config = Config::load(&dir.config())?;
-    let store = admin::open_store(dir).await?;
+    let store = admin::open_store_with(dir, database_url).await?;
     let gateway = Arc::new(Gateway::new(store, clock.clone()).await?);
 
     let read = |p: &std::path::Path| {
@@ -165,8 +176,13 @@ fn connection_limits(c: &LimitsConfig) -> ConnectionLimits {
 }
 
 /// Runs until Ctrl-C or SIGTERM.
-pub async fn run(dir: &DataDir, api_listen: Option<SocketAddr>, clock: Arc<dyn Clock>) -> Result<(), ServiceError> {
-    let server = start(dir, api_listen, clock).await?;
+pub async fn run(
+    dir: &DataDir,
+    api_listen: Option<SocketAddr>,
+    database_url: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServiceError> {
+    let server = start_with(dir, api_listen, database_url, clock).await?;
     println!("oegd-gateway: FHIR-API auf https://{}/fhir (mTLS); Beenden mit Strg-C", server.api_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");

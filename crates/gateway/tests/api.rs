@@ -177,12 +177,24 @@ fn oegd_service_sha256(bytes: &[u8]) -> String {
 fn init_refuses_an_existing_directory_and_changes_nothing() {
     let env = Env::init();
     let before = std::fs::read(env.data.join("config.toml")).unwrap();
-    let db_before = std::fs::metadata(env.data.join("gateway.db")).unwrap().len();
+    let db_size = || env.pg.is_none().then(|| std::fs::metadata(env.data.join("gateway.db")).unwrap().len());
+    let db_before = db_size();
+    let audit_before = env.cli_ok(&["audit", "verify"]);
     let out = run(&["init", "--data", env.data.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("existiert bereits"));
     assert_eq!(std::fs::read(env.data.join("config.toml")).unwrap(), before);
-    assert_eq!(std::fs::metadata(env.data.join("gateway.db")).unwrap().len(), db_before);
+    assert_eq!(db_size(), db_before);
+    assert_eq!(env.cli_ok(&["audit", "verify"]), audit_before);
+    if let Some(db) = &env.pg {
+        // another data directory on a database that already holds a gateway's data
+        let other = env.tmp.path().join("other");
+        let out = run(&["init", "--data", other.to_str().unwrap(), "--database-url", &db.url]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("enthält bereits Daten"), "{out:?}");
+        assert!(!other.exists(), "a failed init leaves nothing behind");
+        assert_eq!(env.cli_ok(&["audit", "verify"]), audit_before);
+    }
 
     let orgs: serde_json::Value = serde_json::from_str(&env.cli_ok(&["org", "list", "--json"])).unwrap();
     let orgs = orgs.as_array().unwrap();
@@ -195,12 +207,16 @@ fn audit_verify_names_a_tampered_entry() {
     let env = Env::init();
     env.add_org("praxis", "Praxis Eins", PRAXIS_A);
     assert!(env.cli(&["audit", "verify"]).status.success());
-    let db = env.data.join("gateway.db");
-    let status = std::process::Command::new("python3")
-        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE audit_log SET actor='forged' WHERE seq=4\"); c.commit()", db.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    if let Some(db) = &env.pg {
+        db.execute_blocking("UPDATE audit_log SET actor = 'forged' WHERE seq = 4");
+    } else {
+        let db = env.data.join("gateway.db");
+        let status = std::process::Command::new("python3")
+            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE audit_log SET actor='forged' WHERE seq=4\"); c.commit()", db.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     let out = env.cli(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ab Eintrag 4"), "{}", String::from_utf8_lossy(&out.stdout));

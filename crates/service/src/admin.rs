@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use oegd_domain::{Kreisschluessel, OrgKind, TelematikId};
 use oegd_pki::{CaMaterial, ClientSubject, Revoked};
 use oegd_store::{Actor, AuditEvent, CertificateRecord, Organisation, Store, audit};
-use oegd_store_sqlite::SqliteStore;
+use oegd_store_any::{AnyStore, Database};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -68,7 +68,8 @@ async fn create(
     now: Timestamp,
 ) -> Result<InitSummary, ServiceError> {
     std::fs::create_dir_all(dir.pki())?;
-    write_atomically(&dir.config(), config.to_toml()?.as_bytes(), false)?;
+    // a database URL may hold a password: then the config is readable by its owner only
+    write_atomically(&dir.config(), config.to_toml()?.as_bytes(), config.database_url.is_some())?;
 
     let ca = oegd_pki::create_ca(&format!("oegd-gateway Entwicklungs-CA {}", config.state), now, CA_DAYS)?;
     write_atomically(&dir.ca_cert(), ca.cert_pem.as_bytes(), false)?;
@@ -77,7 +78,16 @@ async fn create(
     write_atomically(&dir.server_cert(), server.cert_pem.as_bytes(), false)?;
     write_atomically(&dir.server_key(), server.key_pem.as_bytes(), true)?;
 
-    let store = SqliteStore::open(&dir.database()).await?;
+    let database = database_of(dir, config, None)?;
+    let store = AnyStore::open(&database).await?;
+    if !store.is_empty().await? {
+        store.close().await;
+        return Err(ServiceError::Usage(
+            "Die Datenbank enthält bereits Daten eines Gateways; init legt nur eine neue an. \
+             Weitere Instanzen verwenden eine Kopie dieses Datenverzeichnisses (gleiche CA und Datenbank)."
+                .into(),
+        ));
+    }
     for o in orgs {
         let telematik_id =
             o.telematik_id().ok_or_else(|| ServiceError::Internal("invalid built-in Telematik-ID".into()))?;
@@ -105,16 +115,90 @@ async fn create(
     })
 }
 
-/// Opens the database of an existing data directory.
-pub async fn open_store(dir: &DataDir) -> Result<SqliteStore, ServiceError> {
-    if !dir.database().exists() {
-        return Err(ServiceError::Usage(format!(
-            "Kein Datenverzeichnis unter {} (zuerst: oegd-gateway init --data {}).",
-            dir.root().display(),
-            dir.root().display()
-        )));
+/// Which database a data directory uses: `override_url` (`--database-url`), else
+/// `OEGD_DATABASE_URL`, else `database_url` of its config, else its SQLite file.
+pub fn database_of(dir: &DataDir, config: &Config, override_url: Option<&str>) -> Result<Database, ServiceError> {
+    let env = std::env::var("OEGD_DATABASE_URL").ok().filter(|u| !u.trim().is_empty());
+    match override_url.map(str::to_owned).or(env).or_else(|| config.database_url.clone()) {
+        None => Ok(Database::Sqlite(dir.database())),
+        Some(url) => Database::from_url(&url).ok_or_else(|| {
+            ServiceError::Usage(
+                "Die Datenbank-URL muss mit postgres:// oder postgresql:// beginnen \
+                 (ohne URL: SQLite im Datenverzeichnis)."
+                    .into(),
+            )
+        }),
     }
-    Ok(SqliteStore::open_existing(&dir.database()).await?)
+}
+
+fn no_data_dir(dir: &DataDir) -> ServiceError {
+    ServiceError::Usage(format!(
+        "Kein Datenverzeichnis unter {} (zuerst: oegd-gateway init --data {}).",
+        dir.root().display(),
+        dir.root().display()
+    ))
+}
+
+/// The database of an existing data directory (see [`database_of`]).
+pub fn existing_database(dir: &DataDir, override_url: Option<&str>) -> Result<Database, ServiceError> {
+    if !dir.config().exists() && !dir.database().exists() {
+        return Err(no_data_dir(dir));
+    }
+    let database = if dir.config().exists() {
+        database_of(dir, &Config::load(&dir.config())?, override_url)?
+    } else {
+        // a data directory from before the config knew databases: its SQLite file
+        Database::Sqlite(dir.database())
+    };
+    if let Database::Sqlite(path) = &database {
+        if !path.exists() {
+            return Err(no_data_dir(dir));
+        }
+    }
+    Ok(database)
+}
+
+/// Opens the database of an existing data directory without changing its schema; refuses a
+/// schema newer (or older) than this program knows.
+pub async fn open_store(dir: &DataDir) -> Result<AnyStore, ServiceError> {
+    open_store_with(dir, None).await
+}
+
+/// [`open_store`] with a database URL that overrides the configured one (`serve
+/// --database-url`).
+pub async fn open_store_with(dir: &DataDir, override_url: Option<&str>) -> Result<AnyStore, ServiceError> {
+    Ok(AnyStore::open_existing(&existing_database(dir, override_url)?).await?)
+}
+
+/// `migrate`: applies pending migrations of the data directory's database (refusing a
+/// schema newer than this program knows); returns the schema version now.
+pub async fn migrate(dir: &DataDir) -> Result<i64, ServiceError> {
+    let store = AnyStore::open(&existing_database(dir, None)?).await?;
+    let version = store.schema_version().await;
+    store.close().await;
+    Ok(version?)
+}
+
+/// `backup`: a consistent copy while the server runs. SQLite: `VACUUM INTO` a new database
+/// file. PostgreSQL: `pg_dump --format=custom` into `out` (restore with `pg_restore`), which
+/// needs `pg_dump` of at least the server's version on this machine.
+pub async fn backup(dir: &DataDir, out: &Path) -> Result<(), ServiceError> {
+    let store = open_store(dir).await?;
+    if let AnyStore::Postgres(_) = &store {
+        let found = std::process::Command::new("pg_dump").arg("--version").output().is_ok_and(|o| o.status.success());
+        if !found {
+            store.close().await;
+            return Err(ServiceError::Usage(
+                "Sicherung einer PostgreSQL-Datenbank: pg_dump ist hier nicht installiert. \
+                 Sichern Sie mit pg_dump --format=custom --file DATEI DATENBANK-URL \
+                 (Wiederherstellen mit pg_restore)."
+                    .into(),
+            ));
+        }
+    }
+    let result = store.backup_to(out).await;
+    store.close().await;
+    Ok(result?)
 }
 
 pub fn load_ca(dir: &DataDir) -> Result<CaMaterial, ServiceError> {

@@ -12,6 +12,11 @@ use crate::ServiceError;
 pub struct Config {
     /// The federal state whose organisations and programme profile apply (`MV`, `NI`).
     pub state: String,
+    /// The PostgreSQL database shared by all instances (`postgres://user@host:port/db`);
+    /// without it, the SQLite file `gateway.db` of the data directory. `OEGD_DATABASE_URL`
+    /// overrides it (and keeps a password out of this file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     pub api: ApiConfig,
     pub tls: TlsConfig,
     #[serde(default)]
@@ -117,6 +122,7 @@ impl Config {
     pub fn new(state: &str) -> Self {
         Config {
             state: state.to_owned(),
+            database_url: None,
             api: ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), max_report_bytes: 1024 * 1024 },
             tls: TlsConfig {
                 server_names: vec!["localhost".into(), "127.0.0.1".into()],

@@ -44,7 +44,10 @@ impl From<StoreError> for ServiceError {
                 "Der Eintrag wurde inzwischen von jemand anderem geändert; bitte neu laden und erneut entscheiden."
                     .into(),
             ),
-            StoreError::SchemaTooNew { .. } => ServiceError::Usage(e.to_string()),
+            StoreError::SchemaTooNew { found, supported } => ServiceError::Usage(format!(
+                "Das Datenbankschema (Version {found}) ist neuer als dieses Programm (kennt bis Version \
+                 {supported}); es ändert nichts daran. Bitte die neuere Programmversion verwenden."
+            )),
             StoreError::Internal(m) => ServiceError::Internal(m),
         }
     }

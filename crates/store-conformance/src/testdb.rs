@@ -64,6 +64,28 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL in this database (tests that tamper with what a server stored).
+    pub fn execute_blocking(&self, sql: &str) {
+        let (url, sql) = (self.url.clone(), sql.to_owned());
+        block_on(async move {
+            let pool = connect(&url).await.expect("test database");
+            sqlx::raw_sql(&sql).execute(&pool).await.expect("SQL on the test database");
+            pool.close().await;
+        });
+    }
+
+    /// Runs a query with one text column in this database.
+    pub fn query_blocking(&self, sql: &str) -> Vec<String> {
+        let (url, sql) = (self.url.clone(), sql.to_owned());
+        block_on(async move {
+            let pool = connect(&url).await.expect("test database");
+            let rows: Vec<String> =
+                sqlx::query_scalar(&sql).fetch_all(&pool).await.expect("query on the test database");
+            pool.close().await;
+            rows
+        })
+    }
+
     pub fn drop_blocking(&self) {
         let (server, name) = (self.server.clone(), self.name.clone());
         block_on(async move {

@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
+pub use oegd_store_conformance::testdb::TestDb;
 use oegd_web::client::ApiClient;
+
+/// Whether the end-to-end tests run on PostgreSQL (`OEGD_TEST_DATABASE_URL` set).
+pub fn pg_requested() -> bool {
+    std::env::var("OEGD_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
+}
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oegd-gateway");
 
@@ -26,6 +32,17 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub data: PathBuf,
+    /// The PostgreSQL database of this data directory (with `OEGD_TEST_DATABASE_URL`),
+    /// dropped with the `Env`.
+    pub pg: Option<TestDb>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(db) = &self.pg {
+            db.drop_blocking();
+        }
+    }
 }
 
 pub struct Certs {
@@ -36,12 +53,27 @@ pub struct Certs {
 }
 
 impl Env {
+    /// A data directory made by `init`: on SQLite, or with `OEGD_TEST_DATABASE_URL` set on a
+    /// fresh PostgreSQL database of that server (so every end-to-end test runs on either).
     pub fn init() -> Env {
+        Self::init_on(
+            pg_requested().then(|| {
+                TestDb::create_blocking().expect("OEGD_TEST_DATABASE_URL is set, but PostgreSQL is not usable")
+            }),
+        )
+    }
+
+    /// A data directory on the given PostgreSQL database (or SQLite for `None`).
+    pub fn init_on(pg: Option<TestDb>) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        let out = run(&["init", "--data", data.to_str().unwrap(), "--state", "MV"]);
+        let mut args = vec!["init", "--data", data.to_str().unwrap(), "--state", "MV"];
+        if let Some(db) = &pg {
+            args.extend(["--database-url", db.url.as_str()]);
+        }
+        let out = run(&args);
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        Env { tmp, data }
+        Env { tmp, data, pg }
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
@@ -77,7 +109,7 @@ impl Env {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("OEGD_LOG", "warn").output().unwrap()
+    Command::new(BIN).args(args).env("OEGD_LOG", "warn").env_remove("OEGD_DATABASE_URL").output().unwrap()
 }
 
 /// A server process.
@@ -95,6 +127,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--data", data.to_str().unwrap(), "--api-listen", listen])
             .env("OEGD_LOG", "warn")
+            .env_remove("OEGD_DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
