@@ -58,6 +58,8 @@ fn load(
                     acks.lock().unwrap().push((format!("urn:uuid:{id}"), resp.header("location").unwrap().to_owned()));
                     sent += 1;
                 }
+                // the per-client rate limit: wait as a well-behaved client does
+                Ok(resp) if resp.status == 429 => tokio::time::sleep(Duration::from_millis(200)).await,
                 Ok(resp) => panic!("unexpected status {}", resp.status),
                 // the instance was killed: a load balancer would send the practice elsewhere
                 Err(_) => break,
