@@ -167,6 +167,9 @@ pub async fn reports_are_idempotent<S: Store>(store: S) {
     let again = report("r2", "1-20123456789", "urn:uuid:1");
     assert_eq!(store.insert_report(&again, &actor).await.unwrap(), InsertOutcome::Existing(stored.clone()));
     assert_eq!(store.report(&ReportId("r2".into())).await.unwrap(), None);
+    // an id no report can have (a hostile URL) is simply not found
+    assert_eq!(store.report(&ReportId("\0'; DROP TABLE reports".into())).await.unwrap(), None);
+    assert_eq!(store.link_decision(&ReportId("\0".into())).await.unwrap(), None);
     // the same card id from another sender is another report
     let other = report("r3", "1-20999", "urn:uuid:1");
     assert!(matches!(store.insert_report(&other, &actor).await.unwrap(), InsertOutcome::Inserted(_)));

@@ -437,6 +437,9 @@ impl Store for PgStore {
     }
 
     async fn organisation(&self, id: &TelematikId) -> StoreResult<Option<Organisation>> {
+        if id.as_str().contains('\0') {
+            return Ok(None); // PostgreSQL text holds no NUL: no stored key has one
+        }
         let row = sqlx::query("SELECT * FROM organisations WHERE telematik_id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -565,6 +568,9 @@ impl Store for PgStore {
     }
 
     async fn report(&self, id: &ReportId) -> StoreResult<Option<StoredReport>> {
+        if id.0.contains('\0') {
+            return Ok(None); // PostgreSQL text holds no NUL: no stored id has one
+        }
         let row = sqlx::query("SELECT * FROM reports WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&self.pool)
@@ -785,6 +791,9 @@ impl Store for PgStore {
     }
 
     async fn letter_pdf(&self, key: &ActionKey) -> StoreResult<Option<Vec<u8>>> {
+        if key.kind.contains('\0') {
+            return Ok(None);
+        }
         sqlx::query_scalar("SELECT pdf FROM letters WHERE kind = $1 AND melde_id = $2 AND checkup = $3")
             .bind(&key.kind)
             .bind(key.melde_id.as_str())
@@ -1035,6 +1044,9 @@ impl Store for PgStore {
     }
 
     async fn link_decision(&self, report: &ReportId) -> StoreResult<Option<LinkDecision>> {
+        if report.0.contains('\0') {
+            return Ok(None);
+        }
         let row = sqlx::query("SELECT * FROM link_decisions WHERE report_id = $1")
             .bind(&report.0)
             .fetch_optional(&self.pool)
