@@ -59,6 +59,10 @@ enum Command {
         /// Overrides the config's database (also OEGD_DATABASE_URL).
         #[arg(long)]
         database_url: Option<String>,
+        /// Serve the staff web interface here (TLS, login with password and TOTP); overrides
+        /// the config's `[ui] listen`.
+        #[arg(long)]
+        ui_listen: Option<std::net::SocketAddr>,
     },
     /// A complete training environment on this machine.
     Demo {
@@ -70,6 +74,11 @@ enum Command {
         /// Exit after the simulated practices have submitted, instead of serving until Ctrl-C.
         #[arg(long)]
         once: bool,
+    },
+    /// Staff accounts of the web interface.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Registered organisations.
     Org {
@@ -142,6 +151,26 @@ enum Command {
         /// Target file (must not exist).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints a one-time initial password and the TOTP secret (otpauth URI).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// The member's organisation (must be registered and fit the role).
+        #[arg(long, value_parser = parse_telematik_id)]
+        org: TelematikId,
+        /// landesamt, gesundheitsamt, praxis (also hospitals) or betrieb (operator, of the state office).
+        #[arg(long)]
+        role: String,
+        /// The login name (a–z, 0–9, . - _).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -408,13 +437,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
                 summary.ca_certificate
             );
         }
-        Command::Serve { data, api_listen, database_url } => {
-            crate::serve::run(&DataDir::new(&data.data), api_listen, database_url.as_deref(), clock).await?;
+        Command::Serve { data, api_listen, database_url, ui_listen } => {
+            crate::serve::run(&DataDir::new(&data.data), api_listen, ui_listen, database_url.as_deref(), clock).await?;
         }
         Command::Demo { data, api_listen, once } => {
             crate::demo::run(data, api_listen, once, clock).await?;
         }
         Command::Org { command } => org(command, clock).await?,
+        Command::User { command: UserCommand::Add { data, org, role, name, json } } => {
+            let role = oegd_store::UserRole::parse(&role).ok_or_else(|| {
+                ServiceError::Usage(format!("Unbekannte Rolle {role:?} (landesamt, gesundheitsamt, praxis, betrieb)."))
+            })?;
+            let store = admin::open_store(&DataDir::new(&data.data)).await?;
+            let created = oegd_service::accounts::add_user(&store, &name, &org, role, clock.now()).await;
+            store.close().await;
+            let created = created?;
+            if json {
+                print_json(&created)?;
+            } else {
+                println!("Benutzer {} angelegt ({}, {}).", created.login, created.role.label(), created.organisation);
+                println!("Einmal-Passwort (bei der ersten Anmeldung zu ändern): {}", created.initial_password);
+                println!("TOTP für die Authenticator-App: {}", created.totp_uri);
+            }
+        }
         Command::Cert { command } => cert(command, clock).await?,
         Command::Registry { command: RegistryCommand::Import { data, file, strict, json } } => {
             let store = admin::open_store(&DataDir::new(&data.data)).await?;

@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 /// A server started in this process.
 pub struct RunningServer {
     pub api_addr: SocketAddr,
+    /// The staff web interface, when configured.
+    pub ui_addr: Option<SocketAddr>,
+    ui: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
     programme_stop: watch::Sender<bool>,
@@ -35,6 +38,10 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.programme_stop.send(true);
+        if let Some((ui_stop, ui_task)) = self.ui {
+            let _ = ui_stop.send(());
+            let _ = ui_task.await;
+        }
         let _ = self.task.await;
         let _ = self.programme.await;
     }
@@ -114,7 +121,7 @@ pub async fn start(
     api_listen: Option<SocketAddr>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServiceError> {
-    start_with(dir, api_listen, None, clock).await
+    start_with(dir, api_listen, None, None, clock).await
 }
 
 /// [`start`] on the database of `database_url` instead of the configured one. Refuses a
@@ -122,6 +129,7 @@ pub async fn start(
 pub async fn start_with(
     dir: &DataDir,
     api_listen: Option<SocketAddr>,
+    ui_listen: Option<SocketAddr>,
     database_url: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServiceError> {
@@ -153,13 +161,45 @@ pub async fn start_with(
         clock.clone(),
         programme_stopped,
     ));
+    let ui = match ui_listen.or(config.ui.listen) {
+        Some(addr) => Some(start_ui(dir, &config, addr, gateway.store().clone(), clock.clone()).await?),
+        None => None,
+    };
+    let ui_addr = ui.as_ref().map(|(addr, _, _)| *addr);
+    let ui = ui.map(|(_, stop, task)| (stop, task));
     let app = router(ApiState { gateway, max_body_bytes: config.api.max_report_bytes });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(oegd_web::tls::serve(listener, tls, app, connection_limits(&config.limits), async {
         let _ = stopped.await;
     }));
     tracing::info!(%api_addr, "FHIR API listening (mutual TLS)");
-    Ok(RunningServer { api_addr, stop, task, programme_stop, programme })
+    Ok(RunningServer { api_addr, ui_addr, ui, stop, task, programme_stop, programme })
+}
+
+/// The staff web interface: TLS with the server certificate, no client certificate.
+async fn start_ui(
+    dir: &DataDir,
+    config: &Config,
+    addr: SocketAddr,
+    store: AnyStore,
+    clock: Arc<dyn Clock>,
+) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), ServiceError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", p.display())))
+    };
+    let tls = oegd_pki::server_config_without_client_auth(&read(&dir.server_cert())?, &read(&dir.server_key())?)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServiceError::Usage(format!("Kann nicht auf {addr} lauschen: {e}")))?;
+    let ui_addr = listener.local_addr()?;
+    let idle = jiff::SignedDuration::from_mins(i64::from(config.ui.session_idle_minutes.max(1)));
+    let app = oegd_ui::router(oegd_ui::UiState { store, clock, session_idle: idle });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(oegd_ui::serve(listener, tls, app, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%ui_addr, "web interface listening (TLS)");
+    Ok((ui_addr, stop, task))
 }
 
 /// The configured limits in the web layer's terms.
@@ -179,11 +219,15 @@ fn connection_limits(c: &LimitsConfig) -> ConnectionLimits {
 pub async fn run(
     dir: &DataDir,
     api_listen: Option<SocketAddr>,
+    ui_listen: Option<SocketAddr>,
     database_url: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServiceError> {
-    let server = start_with(dir, api_listen, database_url, clock).await?;
+    let server = start_with(dir, api_listen, ui_listen, database_url, clock).await?;
     println!("oegd-gateway: FHIR-API auf https://{}/fhir (mTLS); Beenden mit Strg-C", server.api_addr);
+    if let Some(addr) = server.ui_addr {
+        println!("oegd-gateway: Web-Oberfläche auf https://{addr}/ (Anmeldung mit Passwort und TOTP)");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await;

@@ -23,6 +23,32 @@ pub struct Config {
     pub programme: ProgrammeConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The staff web interface; without `[ui] listen` (or `serve --ui-listen`) none is served.
+    #[serde(default, skip_serializing_if = "UiConfig::is_default")]
+    pub ui: UiConfig,
+}
+
+/// The staff web interface (TLS with the server certificate, no client certificate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Where the interface listens, e.g. `"127.0.0.1:8080"`; none when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: u32,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig { listen: None, session_idle_minutes: 30 }
+    }
+}
+
+impl UiConfig {
+    fn is_default(&self) -> bool {
+        *self == UiConfig::default()
+    }
 }
 
 /// Protection against runaway and hostile clients. The defaults are generous: they stop a
@@ -131,6 +157,7 @@ impl Config {
             },
             programme: ProgrammeConfig::default(),
             limits: LimitsConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 

@@ -4,7 +4,9 @@
 //! over a [`Store`](oegd_store::Store). It knows nothing of HTTP: the web crate maps
 //! [`ServiceError`] to responses once.
 
+pub mod accounts;
 pub mod admin;
+pub mod cases;
 pub mod config;
 pub mod datadir;
 pub mod erasure;
@@ -13,6 +15,7 @@ pub mod import;
 mod intake;
 pub mod letters;
 pub mod linking;
+pub mod overview;
 pub mod programme;
 pub mod receipt;
 pub mod register;

@@ -1,0 +1,156 @@
+//! The staff web interface: server-rendered German pages for the state office (start page,
+//! review queue, letters), the health offices (their escalated cases) and, so far as built,
+//! practices and operators.
+//!
+//! - Pages are askama templates (checked at compile time) and plain HTML forms: everything
+//!   works without JavaScript, and there is none. One stylesheet is compiled into the binary.
+//! - Every response carries a strict `Content-Security-Policy` and the other security
+//!   headers ([`security_headers`]).
+//! - Login: password (Argon2id), then a TOTP code; sessions live in the database (the browser
+//!   holds a random token in a `__Host-` cookie, `Secure; HttpOnly; SameSite=Strict`); every
+//!   POST carries the session's CSRF token, and a POST from another origin is refused.
+//! - Role checks on every route; a health office sees only its own districts' cases.
+//!
+//! Like `oegd-web`, this crate knows HTTP; it calls the service core for everything else.
+
+mod pages;
+mod session;
+mod views;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use jiff::SignedDuration;
+use oegd_domain::Clock;
+use oegd_store_any::AnyStore;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct UiState {
+    pub store: AnyStore,
+    pub clock: Arc<dyn Clock>,
+    /// A session without a request for this long is ended.
+    pub session_idle: SignedDuration,
+}
+
+/// The policy: only our own stylesheet and images; no script at all; no framing; forms only
+/// to ourselves.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Adds the security headers to every response.
+pub async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    // pages hold personal data: never cached (the stylesheet sets its own)
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+/// The interface's routes.
+pub fn router(state: UiState) -> Router {
+    Router::new()
+        .route("/", get(pages::start))
+        .route("/anmelden", get(pages::login_form).post(pages::login))
+        .route("/anmelden/code", get(pages::code_form).post(pages::code))
+        .route("/abmelden", post(pages::logout))
+        .route("/passwort", get(pages::password_form).post(pages::password))
+        .route("/pruefung", get(pages::queue))
+        .route("/pruefung/{report_id}", get(pages::entry).post(pages::decide))
+        .route("/faelle", get(pages::cases))
+        .route("/faelle/{melde_id}/{checkup}", get(pages::case).post(pages::record_outcome))
+        .route("/briefe/{file}", get(pages::letter_pdf))
+        .route("/static/ui.css", get(pages::stylesheet))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(session::same_origin_posts))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// Serves the interface over TLS (server certificate only) until `shutdown` resolves, then
+/// lets open requests finish (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let connections = Arc::new(tokio::sync::Semaphore::new(512));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                _ => return,
+            };
+            let service = tower::service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req));
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30)).keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "UI connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+}
