@@ -176,7 +176,7 @@ impl<'a> Parser<'a> {
             match event {
                 Event::Decl(d) => {
                     if let Some(enc) = d.encoding() {
-                        let ok = enc.map(|e| e.eq_ignore_ascii_case(b"utf-8")).unwrap_or(false);
+                        let ok = enc.map(|e| e.eq_ignore_ascii_case("utf-8")).unwrap_or(false);
                         if !ok {
                             return Err(self.fatal(
                                 "not-supported",
@@ -219,7 +219,7 @@ impl<'a> Parser<'a> {
                 }
                 Event::End(_) => self.close(),
                 Event::Text(t) => {
-                    if !t.iter().all(u8::is_ascii_whitespace) {
+                    if !t.bytes().all(|b| b.is_ascii_whitespace()) {
                         self.stray_text()?;
                     }
                 }
@@ -261,7 +261,7 @@ impl<'a> Parser<'a> {
         let pos = self.reader.buffer_position();
         let qname = e.name();
         let raw = qname.as_ref();
-        let Some(name) = within(self.text, raw) else {
+        let Some(name) = within(self.text, raw.as_bytes()) else {
             return Err(self.fatal("structure", pos, "Ungültiger Elementname", "Invalid element name"));
         };
         if name.contains(':') {
@@ -289,8 +289,9 @@ impl<'a> Parser<'a> {
         self.stack.push(Frame { name, idx, el: Element::default(), is_resource, counts: HashMap::new() });
         let is_root = self.stack.len() == 1;
         let mut xmlns_ok = !is_root;
-        // quick-xml checks each attribute against the ones before it for duplicates, so
-        // their number is capped before that becomes quadratic.
+        // No FHIR element has more than a few attributes. The cap was first a guard against
+        // quick-xml's quadratic duplicate check (RUSTSEC-2026-0194, fixed in 0.41); it stays,
+        // since nothing legitimate comes near it.
         for (n, attr) in e.attributes().enumerate() {
             if n >= MAX_ATTRIBUTES {
                 return Err(self.fatal(
@@ -313,7 +314,7 @@ impl<'a> Parser<'a> {
                 }
             };
             let key = attr.key.as_ref();
-            let value = match within(self.text, &attr.value) {
+            let value = match within(self.text, attr.value.as_bytes()) {
                 Some(raw) if !raw.contains('&') => Cow::Borrowed(raw),
                 Some(raw) => match quick_xml::escape::unescape(raw) {
                     Ok(v) => Cow::Owned(v.into_owned()),
@@ -330,13 +331,13 @@ impl<'a> Parser<'a> {
                 None => return Err(self.fatal("structure", pos, "Ungültiges Attribut", "Invalid attribute")),
             };
             match key {
-                b"value" => {
+                "value" => {
                     if let Some(f) = self.stack.last_mut() {
                         f.el.value = Some(Prim::Str(value));
                     }
                 }
-                b"url" | b"id" => {
-                    let child_name = if key == b"url" { "url" } else { "id" };
+                "url" | "id" => {
+                    let child_name = if key == "url" { "url" } else { "id" };
                     if let Some(f) = self.stack.last_mut() {
                         f.el.children.push(Child {
                             name: Cow::Borrowed(child_name),
@@ -345,7 +346,7 @@ impl<'a> Parser<'a> {
                         });
                     }
                 }
-                b"xmlns" => {
+                "xmlns" => {
                     if value == FHIR_NS {
                         xmlns_ok = true;
                     } else if name != "div" {
@@ -357,7 +358,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 // Namespace declarations and foreign attributes such as xsi:schemaLocation.
-                k if k.contains(&b':') => {}
+                k if k.contains(':') => {}
                 _ => self.invalid(
                     "structure",
                     "Unbekanntes Attribut; FHIR-XML kennt nur value, url und id",
