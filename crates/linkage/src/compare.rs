@@ -1,12 +1,13 @@
 //! Comparators with graded levels: names (exact, Jaro–Winkler, Kölner Phonetik, parts of
 //! compound names) and birth dates (exact or one of the usual writing errors).
 //!
-//! Jaro–Winkler and the optimal-string-alignment distance come from the `strsim` crate.
+//! Jaro–Winkler and the one-edit test compute what `strsim`'s `jaro_winkler` and
+//! `osa_distance(..) <= 1` compute, without allocating (the tests check them against `strsim`).
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::normalise::NameKey;
+use crate::normalise::{Letters, NameKey};
 
 /// Jaro–Winkler similarity from which two names count as [`NameLevel::Close`].
 pub const JW_CLOSE: f64 = 0.94;
@@ -34,6 +35,13 @@ pub enum NameLevel {
 }
 
 /// Compares two prepared names.
+///
+/// Runs once per name pair of every candidate, so it allocates nothing: Jaro–Winkler and
+/// the one-edit test work on the folded bytes (on `char`s, in a stack buffer, for the rare
+/// name that keeps letters of another script), and Jaro–Winkler is skipped when an upper
+/// bound from lengths and shared letters shows it cannot reach [`JW_SIMILAR`]. The levels
+/// are exactly those of `strsim::jaro_winkler` and `strsim::osa_distance` (tests below
+/// compare them on random names).
 pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
     if a.is_empty() || b.is_empty() {
         return NameLevel::Missing;
@@ -41,19 +49,24 @@ pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
     if a.core == b.core || a.full == b.full {
         return NameLevel::Exact;
     }
-    let mut jw = strsim::jaro_winkler(&a.core, &b.core);
-    if a.full != a.core || b.full != b.core {
-        jw = jw.max(strsim::jaro_winkler(&a.full, &b.full));
+    // Below JW_SIMILAR the value decides nothing (only `>= JW_CLOSE` and `>= JW_SIMILAR`
+    // are asked below), so a pair whose bound is lower counts as 0.
+    let ascii = a.ascii && b.ascii;
+    let mut jw = jaro_winkler_if_similar(&a.core, &a.core_letters, &b.core, &b.core_letters, ascii);
+    if a.two_forms || b.two_forms {
+        jw = jw.max(jaro_winkler_if_similar(&a.full, &a.full_letters, &b.full, &b.full_letters, ascii));
     }
     if jw >= JW_CLOSE {
         return NameLevel::Close;
     }
     // one edit: in names of 4+ letters, or a letter dropped or doubled in a 3-letter name
     let (short, long) = (a.core.len().min(b.core.len()), a.core.len().max(b.core.len()));
-    if short >= 3 && long >= 4 && long - short <= 1 && strsim::osa_distance(&a.core, &b.core) <= 1 {
+    if short >= 3 && long >= 4 && long - short <= 1 && with_chars(&a.core, &b.core, within_one_edit, within_one_edit) {
         return NameLevel::Close;
     }
-    if is_part(&a.core, &b.core) || is_part(&b.core, &a.core) {
+    if (b.core_letters.has_space() && is_part(&a.core, &b.core))
+        || (a.core_letters.has_space() && is_part(&b.core, &a.core))
+    {
         return NameLevel::Part;
     }
     if !a.code.is_empty() && a.code == b.code {
@@ -68,6 +81,125 @@ pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
 /// `part` is one word of the compound name `whole` (which has several words).
 fn is_part(part: &str, whole: &str) -> bool {
     whole.contains(' ') && whole.split(' ').any(|w| w == part)
+}
+
+/// Jaro–Winkler of two folded names, or 0 when an upper bound shows it is below
+/// [`JW_SIMILAR`]. The bound: Jaro's matches `m` are at most the characters the names have
+/// in common counted with multiplicity ([`Letters::common`]), transpositions at least 0,
+/// and the Winkler prefix is the actual common prefix (at most 4).
+fn jaro_winkler_if_similar(a: &str, a_letters: &Letters, b: &str, b_letters: &Letters, ascii: bool) -> f64 {
+    if ascii
+        && !a.is_empty()
+        && !b.is_empty()
+        && let Some(m) = a_letters.common(b_letters)
+    {
+        if m == 0 {
+            return 0.0;
+        }
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        let prefix = x.iter().take(4).zip(y).take_while(|(p, q)| p == q).count();
+        let m = m as f64;
+        let jaro_max = (m / x.len() as f64 + m / y.len() as f64 + 1.0) / 3.0;
+        let bound = jaro_max + 0.1 * prefix as f64 * (1.0 - jaro_max);
+        // the margin absorbs rounding: the bound only has to be an upper bound
+        if bound < JW_SIMILAR - 1e-9 {
+            return 0.0;
+        }
+    }
+    with_chars(a, b, jaro_winkler, jaro_winkler)
+}
+
+/// Applies `f` to the bytes of two ASCII names, or `g` to their `char`s (in stack buffers
+/// up to 32 characters).
+fn with_chars<R>(a: &str, b: &str, f: fn(&[u8], &[u8]) -> R, g: fn(&[char], &[char]) -> R) -> R {
+    if a.is_ascii() && b.is_ascii() {
+        return f(a.as_bytes(), b.as_bytes());
+    }
+    const STACK: usize = 32;
+    let (mut x, mut y) = (['\0'; STACK], ['\0'; STACK]);
+    let (nx, ny) = (a.chars().count(), b.chars().count());
+    if nx <= STACK && ny <= STACK {
+        x.iter_mut().zip(a.chars()).for_each(|(s, c)| *s = c);
+        y.iter_mut().zip(b.chars()).for_each(|(s, c)| *s = c);
+        g(x.get(..nx).unwrap_or_default(), y.get(..ny).unwrap_or_default())
+    } else {
+        g(&a.chars().collect::<Vec<_>>(), &b.chars().collect::<Vec<_>>())
+    }
+}
+
+/// Jaro–Winkler similarity, computed exactly as `strsim::generic_jaro_winkler` does (same
+/// matching window, same transposition count, same floating-point expression), with the
+/// match flags on the stack.
+pub(crate) fn jaro_winkler<T: Copy + PartialEq>(a: &[T], b: &[T]) -> f64 {
+    const STACK: usize = 64;
+    let sim = if a.len() <= STACK && b.len() <= STACK {
+        let (mut fa, mut fb) = ([false; STACK], [false; STACK]);
+        jaro(a, b, fa.get_mut(..a.len()).unwrap_or_default(), fb.get_mut(..b.len()).unwrap_or_default())
+    } else {
+        jaro(a, b, &mut vec![false; a.len()], &mut vec![false; b.len()])
+    };
+    if sim > 0.7 {
+        let prefix = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
+fn jaro<T: Copy + PartialEq>(a: &[T], b: &[T], a_flags: &mut [bool], b_flags: &mut [bool]) -> f64 {
+    let (a_len, b_len) = (a.len(), b.len());
+    if a_len == 0 && b_len == 0 {
+        return 1.0;
+    } else if a_len == 0 || b_len == 0 {
+        return 0.0;
+    }
+    let range = (a_len.max(b_len) / 2).saturating_sub(1);
+    let mut matches = 0usize;
+    for (i, (x, fa)) in a.iter().zip(a_flags.iter_mut()).enumerate() {
+        let (lo, hi) = (i.saturating_sub(range), b_len.min(i + range + 1));
+        for (y, fb) in b.iter().zip(b_flags.iter_mut()).take(hi).skip(lo) {
+            if x == y && !*fb {
+                *fa = true;
+                *fb = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut from_b = b.iter().zip(b_flags.iter()).filter(|(_, f)| **f).map(|(y, _)| y);
+    let transpositions = a
+        .iter()
+        .zip(a_flags.iter())
+        .filter(|(_, f)| **f)
+        .filter(|(x, _)| from_b.next().is_some_and(|y| y != *x))
+        .count()
+        / 2;
+    ((matches as f64 / a_len as f64)
+        + (matches as f64 / b_len as f64)
+        + ((matches - transpositions) as f64 / matches as f64))
+        / 3.0
+}
+
+/// Optimal-string-alignment distance at most 1: equal, or one substitution, insertion,
+/// deletion or transposition of adjacent letters apart (`strsim::osa_distance(a, b) <= 1`
+/// without its three rows).
+pub(crate) fn within_one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let p = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    match long.len() - short.len() {
+        0 if p == short.len() => true,
+        0 => {
+            short.get(p + 1..) == long.get(p + 1..)
+                || (short.get(p) == long.get(p + 1)
+                    && short.get(p + 1) == long.get(p)
+                    && short.get(p + 2..) == long.get(p + 2..))
+        }
+        1 => short.get(p..) == long.get(p + 1..),
+        _ => false,
+    }
 }
 
 /// How a reported birth date relates to a registered one.
@@ -157,6 +289,7 @@ pub fn compare_dates(reported: Date, registered: Date) -> DateLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use jiff::civil::date;
 
     fn level(a: &str, b: &str) -> NameLevel {
@@ -180,6 +313,54 @@ mod tests {
         assert_eq!(family_level("Meier", "Mayr"), NameLevel::Phonetic);
         assert_eq!(level("Jakob", "Johanna"), NameLevel::Disagree);
         assert_eq!(level("", "Anna"), NameLevel::Missing);
+    }
+
+    /// Random names over a small alphabet (so that many pairs are similar), with a space
+    /// and a non-ASCII letter now and then.
+    fn names(seed: u64, count: usize) -> Vec<String> {
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: Vec<char> = "aeilnorst mü".chars().collect();
+        (0..count)
+            .map(|_| {
+                let len = 1 + (next() % 12) as usize;
+                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jaro_winkler_and_one_edit_equal_strsim() {
+        let mut names = names(0x2545_f491_4f6c_dd1d, 300);
+        names.extend(
+            ["martha", "marhta", "dwayne", "duane", "dixon", "dicksonx", "a", "", "emma", "emilia"].map(String::from),
+        );
+        names.push("x".repeat(70)); // beyond the stack buffers
+        names.push("y".repeat(69) + "x");
+        let mut close_pairs = 0;
+        for a in &names {
+            for b in &names {
+                let (ac, bc): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+                let want = strsim::jaro_winkler(a, b);
+                assert_eq!(jaro_winkler(&ac, &bc).to_bits(), want.to_bits(), "{a:?} {b:?}");
+                assert_eq!(with_chars(a, b, jaro_winkler, jaro_winkler).to_bits(), want.to_bits(), "{a:?} {b:?}");
+                let osa = strsim::osa_distance(a, b) <= 1;
+                assert_eq!(within_one_edit(&ac, &bc), osa, "{a:?} {b:?}");
+                let got = jaro_winkler_if_similar(a, &Letters::of(a), b, &Letters::of(b), a.is_ascii() && b.is_ascii());
+                if want >= JW_SIMILAR {
+                    close_pairs += 1;
+                    assert_eq!(got.to_bits(), want.to_bits(), "{a:?} {b:?}");
+                } else {
+                    assert!(got < JW_SIMILAR, "{a:?} {b:?}");
+                }
+            }
+        }
+        assert!(close_pairs > 200, "the sample holds similar pairs: {close_pairs}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use oegd_domain::{Kvnr, MeldeId};
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{DateLevel, NameLevel, compare_names, date_variants};
-use crate::normalise::{NameKey, signature};
+use crate::normalise::{Letters, NameKey, fold, signature};
 use crate::score::{
     Comparison, DateComparison, KVNR_AGREE, KVNR_DISAGREE, KvnrComparison, KvnrLevel, MAX_VARIANT_SCORE, MatchedField,
     NameComparison, SWAP_PENALTY, birth_name_weight, date_weight, family_weight, given_weight,
@@ -159,32 +159,85 @@ pub enum LinkageError {
     KvnrHeldByOtherChild,
 }
 
-/// A registered child with its names prepared for comparison.
+/// The distinct names of the register, each prepared once ([`NameKey`]: folded, phonetic
+/// code, letters) and held once; children refer to them by id. Names of removed children
+/// stay (a register's names change little, and the service rebuilds the index from the
+/// store for every run).
+#[derive(Debug, Clone, Default)]
+struct Names {
+    keys: Vec<NameKey>,
+    given: HashMap<String, u32>,
+    family: HashMap<String, u32>,
+}
+
+/// What [`Names::key`] returns for an unknown id (never happens: ids come from `intern`).
+static NO_NAME: NameKey = NameKey {
+    full: String::new(),
+    core: String::new(),
+    code: String::new(),
+    core_letters: Letters::EMPTY,
+    full_letters: Letters::EMPTY,
+    ascii: true,
+    two_forms: false,
+};
+
+impl Names {
+    fn intern(&mut self, raw: &str, family: bool) -> u32 {
+        let map = if family { &mut self.family } else { &mut self.given };
+        if let Some(id) = map.get(raw) {
+            return *id;
+        }
+        let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+        self.keys.push(if family { NameKey::family(raw) } else { NameKey::given(raw) });
+        map.insert(raw.to_owned(), id);
+        id
+    }
+
+    fn key(&self, id: u32) -> &NameKey {
+        self.keys.get(id as usize).unwrap_or(&NO_NAME)
+    }
+}
+
+/// A registered child with its names prepared for comparison (ids into [`Names`]).
 #[derive(Debug, Clone)]
 struct Indexed {
     child: RegisteredChild,
-    given: Vec<NameKey>,
+    given: Vec<u32>,
     /// all given names together, when there are several
-    all_given: Option<NameKey>,
-    family: NameKey,
-    birth: Option<NameKey>,
+    all_given: Option<u32>,
+    family: u32,
+    birth: Option<u32>,
 }
 
 impl Indexed {
-    fn new(child: RegisteredChild) -> (Self, u128) {
-        let given: Vec<NameKey> = child.given_names.iter().map(|g| NameKey::given(g)).collect();
-        let all_given = (given.len() > 1).then(|| NameKey::given(&child.given_names.join(" ")));
-        let family = NameKey::family(&child.family_name);
-        let birth = child.birth_name.as_deref().map(NameKey::family).filter(|b| !b.is_empty() && *b != family);
+    fn new(child: RegisteredChild, names: &mut Names) -> (Self, u128) {
+        let given: Vec<u32> = child.given_names.iter().map(|g| names.intern(g, false)).collect();
+        let all_given = (given.len() > 1).then(|| names.intern(&child.given_names.join(" "), false));
+        let family = names.intern(&child.family_name, true);
+        let birth = child
+            .birth_name
+            .as_deref()
+            .map(|b| names.intern(b, true))
+            .filter(|b| !names.key(*b).is_empty() && names.key(*b) != names.key(family));
         let sig = signature(
             given
                 .iter()
-                .map(|g| g.core.as_str())
-                .chain(std::iter::once(family.core.as_str()))
-                .chain(birth.iter().map(|b| b.core.as_str())),
+                .map(|g| names.key(*g).core.as_str())
+                .chain(std::iter::once(names.key(family).core.as_str()))
+                .chain(birth.iter().map(|b| names.key(*b).core.as_str())),
         );
         (Self { child, given, all_given, family, birth }, sig)
     }
+}
+
+/// Which of the card's names a comparison is about.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Given,
+    Family,
+    GivenAsFamily,
+    FamilyAsGiven,
+    Birth,
 }
 
 /// The card's names prepared once per decision.
@@ -201,30 +254,45 @@ struct Report<'a> {
 
 impl<'a> Report<'a> {
     fn new(child: &'a ReportedChild) -> Self {
-        let given = NameKey::given(&child.given_name);
-        let family = NameKey::family(&child.family_name);
+        // each name folded once, then prepared both ways
+        let (given_folded, family_folded) = (fold(&child.given_name), fold(&child.family_name));
+        let given_as_family = NameKey::family_folded(given_folded.clone());
+        let family_as_given = NameKey::given_folded(family_folded.clone());
+        let given = NameKey::given_folded(given_folded);
+        let family = NameKey::family_folded(family_folded);
         let sig = signature([given.core.as_str(), family.core.as_str()]);
         Self {
             child,
-            given_as_family: NameKey::family(&child.given_name),
-            family_as_given: NameKey::given(&child.family_name),
+            given_as_family,
+            family_as_given,
             given,
             family,
             birth: child.birth_name.as_deref().map(NameKey::family).filter(|b| !b.is_empty()),
             sig,
         }
     }
+
+    fn name(&self, side: Side) -> &NameKey {
+        match side {
+            Side::Given => &self.given,
+            Side::Family => &self.family,
+            Side::GivenAsFamily => &self.given_as_family,
+            Side::FamilyAsGiven => &self.family_as_given,
+            Side::Birth => self.birth.as_ref().unwrap_or(&NO_NAME),
+        }
+    }
 }
 
-/// The best level of `name` against several registered names, by weight.
-fn best_of<'a>(
-    name: &NameKey,
-    against: impl Iterator<Item = (&'a NameKey, MatchedField)>,
+/// The best level of the card's `side` name against several registered names, by weight.
+fn best_of(
+    cx: &mut Cx<'_, '_>,
+    side: Side,
+    against: impl Iterator<Item = (u32, MatchedField)>,
     weight: fn(NameLevel) -> f64,
 ) -> NameComparison {
     let mut best = NameComparison { level: NameLevel::Missing, weight: f64::NEG_INFINITY, matched: None };
-    for (key, field) in against {
-        let level = compare_names(name, key);
+    for (id, field) in against {
+        let level = compare_names(cx.report.name(side), cx.names.key(id));
         let w = weight(level);
         if w > best.weight || (best.matched.is_none() && level != NameLevel::Missing) {
             best = NameComparison { level, weight: w, matched: Some(field) };
@@ -239,27 +307,33 @@ fn best_of<'a>(
     best
 }
 
-fn given_candidates(c: &Indexed) -> impl Iterator<Item = (&NameKey, MatchedField)> {
+fn given_candidates(c: &Indexed) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
     c.given
         .iter()
         .enumerate()
-        .map(|(i, g)| (g, MatchedField::GivenName { position: u8::try_from(i + 1).unwrap_or(u8::MAX) }))
-        .chain(c.all_given.iter().map(|a| (a, MatchedField::AllGivenNames)))
+        .map(|(i, g)| (*g, MatchedField::GivenName { position: u8::try_from(i + 1).unwrap_or(u8::MAX) }))
+        .chain(c.all_given.iter().map(|a| (*a, MatchedField::AllGivenNames)))
 }
 
-fn family_candidates(c: &Indexed) -> impl Iterator<Item = (&NameKey, MatchedField)> {
-    std::iter::once((&c.family, MatchedField::FamilyName)).chain(c.birth.iter().map(|b| (b, MatchedField::BirthName)))
+fn family_candidates(c: &Indexed) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
+    std::iter::once((c.family, MatchedField::FamilyName)).chain(c.birth.iter().map(|b| (*b, MatchedField::BirthName)))
 }
 
-fn compare(report: &Report<'_>, c: &Indexed, date: DateLevel) -> Comparison {
-    let given = best_of(&report.given, given_candidates(c), given_weight);
-    let family = best_of(&report.family, family_candidates(c), family_weight);
+/// What a comparison needs: the card and the register's names.
+struct Cx<'r, 'a> {
+    report: &'r Report<'a>,
+    names: &'r Names,
+}
+
+fn compare(cx: &mut Cx<'_, '_>, c: &Indexed, date: DateLevel) -> Comparison {
+    let given = best_of(cx, Side::Given, given_candidates(c), given_weight);
+    let family = best_of(cx, Side::Family, family_candidates(c), family_weight);
     let mut names_swapped = false;
     let (given, family) = if given.level == NameLevel::Exact && family.level == NameLevel::Exact {
         (given, family)
     } else {
-        let sg = best_of(&report.family_as_given, given_candidates(c), given_weight);
-        let sf = best_of(&report.given_as_family, family_candidates(c), family_weight);
+        let sg = best_of(cx, Side::FamilyAsGiven, given_candidates(c), given_weight);
+        let sf = best_of(cx, Side::GivenAsFamily, family_candidates(c), family_weight);
         if sg.weight + sf.weight + SWAP_PENALTY > given.weight + family.weight {
             names_swapped = true;
             (sg, sf)
@@ -267,11 +341,11 @@ fn compare(report: &Report<'_>, c: &Indexed, date: DateLevel) -> Comparison {
             (given, family)
         }
     };
-    let birth_name = match &report.birth {
-        Some(b) => best_of(b, family_candidates(c), birth_name_weight),
+    let birth_name = match &cx.report.birth {
+        Some(_) => best_of(cx, Side::Birth, family_candidates(c), birth_name_weight),
         None => NameComparison { level: NameLevel::Missing, weight: 0.0, matched: None },
     };
-    let kvnr = match (&report.child.kvnr, &c.child.kvnr) {
+    let kvnr = match (&cx.report.child.kvnr, &c.child.kvnr) {
         (Some(a), Some(b)) if a == b => KvnrComparison { level: KvnrLevel::Equal, weight: KVNR_AGREE },
         (Some(_), Some(_)) => KvnrComparison { level: KvnrLevel::Different, weight: KVNR_DISAGREE },
         _ => KvnrComparison { level: KvnrLevel::NotCompared, weight: 0.0 },
@@ -294,9 +368,39 @@ const SIGNATURE_MIN_TENTHS: u32 = 4;
 /// the review threshold only with strongly agreeing names.
 const SIGNATURE_MIN_TENTHS_VARIANT: u32 = 6;
 
-fn passes_prefilter(report_sig: u128, child_sig: u128, min_tenths: u32) -> bool {
-    let r = report_sig.count_ones();
-    r == 0 || (report_sig & child_sig).count_ones() * 10 >= r * min_tenths
+/// The children born on one day: their slots, and their bigram signatures beside them, so
+/// that the pre-filter reads one contiguous array instead of one cache line per child.
+#[derive(Debug, Clone, Default)]
+struct Block {
+    slots: Vec<u32>,
+    sigs: Vec<u128>,
+}
+
+impl Block {
+    /// The slots whose signature passes the pre-filter (or that hold the card's KVNR).
+    /// The pre-filter: a candidate must share at least `min_tenths` tenths of the report's
+    /// bigram bits (every candidate passes when the report has none). The report's count is
+    /// taken once per block, not once per child (`count_ones` of a `u128` is a dozen
+    /// instructions on a CPU without `popcnt`).
+    fn passing(&self, report_sig: u128, min_tenths: u32, kvnr_slot: Option<u32>) -> impl Iterator<Item = u32> + '_ {
+        let need = report_sig.count_ones() * min_tenths;
+        self.slots
+            .iter()
+            .zip(&self.sigs)
+            .filter(move |(slot, sig)| {
+                need == 0 || (report_sig & **sig).count_ones() * 10 >= need || Some(**slot) == kvnr_slot
+            })
+            .map(|(slot, _)| *slot)
+    }
+}
+
+/// A scored candidate during a decision: the slot, not yet the [`MeldeId`] (cloned only
+/// for the few candidates a decision keeps).
+#[derive(Debug, Clone)]
+struct Scored {
+    slot: u32,
+    score: f64,
+    comparison: Comparison,
 }
 
 /// Registered children indexed for linking: blocks by birth date (with the usual date
@@ -306,11 +410,10 @@ fn passes_prefilter(report_sig: u128, child_sig: u128, min_tenths: u32) -> bool 
 #[derive(Debug, Clone, Default)]
 pub struct LinkIndex {
     slots: Vec<Option<Indexed>>,
-    /// bigram signatures, parallel to `slots` (kept apart so the pre-filter scans little memory)
-    sigs: Vec<u128>,
+    names: Names,
     free: Vec<u32>,
     by_id: HashMap<MeldeId, u32>,
-    by_date: HashMap<Date, Vec<u32>>,
+    by_date: HashMap<Date, Block>,
     by_kvnr: HashMap<Kvnr, u32>,
     thresholds: Thresholds,
 }
@@ -373,22 +476,20 @@ impl LinkIndex {
                 o.child.kvnr = None;
             }
         }
-        let (indexed, sig) = Indexed::new(child);
+        let (indexed, sig) = Indexed::new(child, &mut self.names);
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
                 self.slots.push(None);
-                self.sigs.push(0);
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
         self.by_id.insert(indexed.child.melde_id.clone(), slot);
-        self.by_date.entry(indexed.child.birth_date).or_default().push(slot);
+        let block = self.by_date.entry(indexed.child.birth_date).or_default();
+        block.slots.push(slot);
+        block.sigs.push(sig);
         if let Some(k) = &indexed.child.kvnr {
             self.by_kvnr.insert(k.clone(), slot);
-        }
-        if let Some(s) = self.sigs.get_mut(slot as usize) {
-            *s = sig;
         }
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some(indexed);
@@ -404,8 +505,12 @@ impl LinkIndex {
         let slot = self.by_id.remove(melde_id)?;
         let old = self.slots.get_mut(slot as usize)?.take()?;
         if let Some(block) = self.by_date.get_mut(&old.child.birth_date) {
-            block.retain(|s| *s != slot);
-            if block.is_empty() {
+            if let Some(pos) = block.slots.iter().position(|s| *s == slot) {
+                // `remove`, not `swap_remove`: the block keeps its order, as before
+                block.slots.remove(pos);
+                block.sigs.remove(pos);
+            }
+            if block.slots.is_empty() {
                 self.by_date.remove(&old.child.birth_date);
             }
         }
@@ -449,53 +554,64 @@ impl LinkIndex {
     /// Decides a report: linked, review or unlinked, with the best candidates and why.
     pub fn decide(&self, reported: &ReportedChild) -> Decision {
         let report = Report::new(reported);
-        let mut scored: Vec<(u32, Candidate)> = Vec::new();
-        let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<(u32, Candidate)>| {
+        let mut cx = Cx { report: &report, names: &self.names };
+        let mut scored: Vec<Scored> = Vec::with_capacity(64);
+        let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
             if let Some(c) = self.indexed(slot) {
-                let comparison = compare(&report, c, level);
-                let score = comparison.total();
-                scored.push((slot, Candidate { melde_id: c.child.melde_id.clone(), score, comparison }));
+                let comparison = compare(cx, c, level);
+                scored.push(Scored { slot, score: comparison.total(), comparison });
             }
         };
 
         let kvnr_slot = reported.kvnr.as_ref().and_then(|k| self.by_kvnr.get(k).copied());
 
         if let Some(block) = self.by_date.get(&reported.birth_date) {
-            for &slot in block {
-                let sig = self.sigs.get(slot as usize).copied().unwrap_or(0);
-                if passes_prefilter(report.sig, sig, SIGNATURE_MIN_TENTHS) || Some(slot) == kvnr_slot {
-                    score_slot(slot, DateLevel::Exact, &mut scored);
-                }
+            for slot in block.passing(report.sig, SIGNATURE_MIN_TENTHS, kvnr_slot) {
+                score_slot(slot, DateLevel::Exact, &mut scored, &mut cx);
             }
         }
-        let best_exact = scored.iter().map(|(_, c)| c.score).fold(f64::NEG_INFINITY, f64::max);
+        let best_exact = scored.iter().map(|c| c.score).fold(f64::NEG_INFINITY, f64::max);
         // A variant-date candidate scores at most MAX_VARIANT_SCORE: when the exact block
         // already leads that by the margin, the variants cannot change the outcome.
         if best_exact < MAX_VARIANT_SCORE + self.thresholds.margin {
             for (date, level) in date_variants(reported.birth_date) {
                 if let Some(block) = self.by_date.get(&date) {
-                    for &slot in block {
-                        let sig = self.sigs.get(slot as usize).copied().unwrap_or(0);
-                        if passes_prefilter(report.sig, sig, SIGNATURE_MIN_TENTHS_VARIANT) || Some(slot) == kvnr_slot {
-                            score_slot(slot, level, &mut scored);
-                        }
+                    for slot in block.passing(report.sig, SIGNATURE_MIN_TENTHS_VARIANT, kvnr_slot) {
+                        score_slot(slot, level, &mut scored, &mut cx);
                     }
                 }
             }
         }
         if let Some(k) = kvnr_slot
-            && !scored.iter().any(|(s, _)| *s == k)
+            && !scored.iter().any(|c| c.slot == k)
             && let Some(c) = self.indexed(k)
         {
             let level = crate::compare::compare_dates(reported.birth_date, c.child.birth_date);
-            score_slot(k, level, &mut scored);
+            score_slot(k, level, &mut scored, &mut cx);
         }
-        scored.sort_by(|(_, a), (_, b)| b.score.total_cmp(&a.score).then_with(|| a.melde_id.cmp(&b.melde_id)));
+        // Best first; the melde_id breaks ties, so the order is total and only the first
+        // MAX_CANDIDATES need sorting (the KVNR's child, if further back, is found by
+        // `outcome` wherever it is).
+        let order = |a: &Scored, b: &Scored| {
+            b.score.total_cmp(&a.score).then_with(|| self.id_of(a.slot).cmp(&self.id_of(b.slot)))
+        };
+        if scored.len() > MAX_CANDIDATES {
+            scored.select_nth_unstable_by(MAX_CANDIDATES - 1, order);
+        }
+        let first = MAX_CANDIDATES.min(scored.len());
+        if let Some(top) = scored.get_mut(..first) {
+            top.sort_unstable_by(order);
+        }
 
         let mut siblings = Vec::new();
-        let (outcome, reason) = self.outcome(&report, kvnr_slot, &mut scored, &mut siblings);
+        let (outcome, reason) = self.outcome(&mut cx, kvnr_slot, &mut scored, &mut siblings);
         scored.truncate(MAX_CANDIDATES);
-        let mut candidates: Vec<Candidate> = scored.into_iter().map(|(_, c)| c).collect();
+        let mut candidates: Vec<Candidate> = scored
+            .into_iter()
+            .filter_map(|c| {
+                Some(Candidate { melde_id: self.id_of(c.slot)?.clone(), score: c.score, comparison: c.comparison })
+            })
+            .collect();
         if !siblings.is_empty() {
             candidates.extend(siblings);
             candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.melde_id.cmp(&b.melde_id)));
@@ -503,24 +619,28 @@ impl LinkIndex {
         Decision { outcome, reason, candidates }
     }
 
+    fn id_of(&self, slot: u32) -> Option<&MeldeId> {
+        self.indexed(slot).map(|c| &c.child.melde_id)
+    }
+
     fn outcome(
         &self,
-        report: &Report<'_>,
+        cx: &mut Cx<'_, '_>,
         kvnr_slot: Option<u32>,
-        scored: &mut Vec<(u32, Candidate)>,
+        scored: &mut Vec<Scored>,
         siblings: &mut Vec<Candidate>,
     ) -> (Outcome, Reason) {
         let t = self.thresholds;
         if let Some(k) = kvnr_slot
-            && let Some(pos) = scored.iter().position(|(s, _)| *s == k)
+            && let Some(pos) = scored.iter().position(|c| c.slot == k)
+            && let Some(id) = self.id_of(k)
         {
             // decisive: move the KVNR's child to the front
             let entry = scored.remove(pos);
-            let id = entry.1.melde_id.clone();
             scored.insert(0, entry);
-            return (Outcome::Linked(id), Reason::KvnrEqual);
+            return (Outcome::Linked(id.clone()), Reason::KvnrEqual);
         }
-        let Some((top_slot, top)) = scored.first().map(|(s, c)| (*s, c.clone())) else {
+        let Some(top) = scored.first() else {
             return (Outcome::Unlinked, Reason::NoCandidate);
         };
         if top.score < t.lower {
@@ -529,15 +649,18 @@ impl LinkIndex {
         if top.score < t.upper {
             return (Outcome::Review, Reason::BetweenThresholds);
         }
-        if let Some((_, second)) = scored.get(1)
+        if let Some(second) = scored.get(1)
             && top.score - second.score < t.margin
         {
             return (Outcome::Review, Reason::Ambiguous);
         }
-        if !self.twins_allow(report, top_slot, &top, scored, siblings) {
+        if !self.twins_allow(cx, top, scored, siblings) {
             return (Outcome::Review, Reason::Twin);
         }
-        (Outcome::Linked(top.melde_id), Reason::AboveUpper)
+        match self.id_of(top.slot) {
+            Some(id) => (Outcome::Linked(id.clone()), Reason::AboveUpper),
+            None => (Outcome::Unlinked, Reason::NoCandidate),
+        }
     }
 
     /// The twin rule: when a sibling with the same birth date and family name is
@@ -545,33 +668,28 @@ impl LinkIndex {
     /// child's given names and disagrees with every given name of each sibling. Siblings
     /// that are not among the top candidates are added to `siblings`, so the reviewer sees
     /// them.
-    fn twins_allow(
-        &self,
-        report: &Report<'_>,
-        top_slot: u32,
-        top: &Candidate,
-        scored: &[(u32, Candidate)],
-        siblings: &mut Vec<Candidate>,
-    ) -> bool {
-        let Some(top_child) = self.indexed(top_slot) else { return false };
+    fn twins_allow(&self, cx: &mut Cx<'_, '_>, top: &Scored, scored: &[Scored], siblings: &mut Vec<Candidate>) -> bool {
+        let Some(top_child) = self.indexed(top.slot) else { return false };
         let Some(block) = self.by_date.get(&top_child.child.birth_date) else { return true };
         let mut allow = true;
-        for &slot in block {
-            if slot == top_slot {
+        for &slot in &block.slots {
+            if slot == top.slot {
                 continue;
             }
             let Some(sib) = self.indexed(slot) else { continue };
-            if sib.family.core != top_child.family.core {
+            if sib.family != top_child.family
+                && self.names.key(sib.family).core != self.names.key(top_child.family).core
+            {
                 continue;
             }
-            let given_sib = if top.comparison.names_swapped { &report.family_as_given } else { &report.given };
-            let sib_given = best_of(given_sib, given_candidates(sib), given_weight);
+            let given_sib = if top.comparison.names_swapped { Side::FamilyAsGiven } else { Side::Given };
+            let sib_given = best_of(cx, given_sib, given_candidates(sib), given_weight);
             if top.comparison.given_name.level != NameLevel::Exact || sib_given.level != NameLevel::Disagree {
                 allow = false;
             }
-            if !scored.iter().take(MAX_CANDIDATES).any(|(s, _)| *s == slot) {
-                let level = crate::compare::compare_dates(report.child.birth_date, sib.child.birth_date);
-                let comparison = compare(report, sib, level);
+            if !scored.iter().take(MAX_CANDIDATES).any(|c| c.slot == slot) {
+                let level = crate::compare::compare_dates(cx.report.child.birth_date, sib.child.birth_date);
+                let comparison = compare(cx, sib, level);
                 let score = comparison.total();
                 siblings.push(Candidate { melde_id: sib.child.melde_id.clone(), score, comparison });
             }

@@ -14,7 +14,8 @@
 //!
 //! - [`normalise`]: names → comparable form (case, umlauts, diacritics, hyphens, particles).
 //! - [`phonetic`]: Kölner Phonetik.
-//! - [`compare`]: comparators with graded levels (Jaro–Winkler from `strsim`, phonetic,
+//! - [`compare`]: comparators with graded levels (Jaro–Winkler and one-edit test without
+//!   allocating, checked against `strsim`; phonetic,
 //!   compound-name parts) and birth-date variants (swapped day/month, transposed or mistyped
 //!   digit).
 //! - [`score`]: Fellegi–Sunter weights (m/u table in its doc), the per-field

@@ -117,24 +117,108 @@ pub(crate) struct NameKey {
     pub core: String,
     /// Kölner Phonetik of `core`
     pub code: String,
+    /// the letters of `core` and of `full` ([`Letters`]), for the comparator's cheap upper
+    /// bound of Jaro–Winkler
+    pub core_letters: Letters,
+    pub full_letters: Letters,
+    /// `full` and `core` are ASCII (then the comparator works on bytes)
+    pub ascii: bool,
+    /// `full` differs from `core` (a family name with particles)
+    pub two_forms: bool,
 }
 
 impl NameKey {
     pub fn given(name: &str) -> Self {
-        let full = fold(name);
-        let code = crate::phonetic::code_folded(&full);
-        Self { core: full.clone(), full, code }
+        Self::given_folded(fold(name))
     }
 
     pub fn family(name: &str) -> Self {
-        let full = fold(name);
+        Self::family_folded(fold(name))
+    }
+
+    /// [`NameKey::given`] of a name already [`fold`]ed (a report folds each name once and
+    /// prepares it both ways, for swapped names).
+    pub fn given_folded(full: String) -> Self {
+        let code = crate::phonetic::code_folded(&full);
+        let letters = Letters::of(&full);
+        let ascii = full.is_ascii();
+        Self { core: full.clone(), full, code, core_letters: letters, full_letters: letters, ascii, two_forms: false }
+    }
+
+    /// [`NameKey::family`] of a name already [`fold`]ed.
+    pub fn family_folded(full: String) -> Self {
         let core = strip_particles(&full);
         let code = crate::phonetic::code_folded(&core);
-        Self { full, core, code }
+        Self {
+            core_letters: Letters::of(&core),
+            full_letters: Letters::of(&full),
+            ascii: full.is_ascii(),
+            two_forms: full != core,
+            full,
+            core,
+            code,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.core.is_empty()
+    }
+}
+
+/// The characters of a folded name with their multiplicity, as layers of sets: `layers[k]`
+/// holds the characters that occur more than `k` times (a–z, 0–9 and space one bit each,
+/// every other character the same bit 63, which only over-counts). Then the characters two
+/// names have in common, counted with multiplicity (Σ min(count in a, count in b), an upper
+/// bound of Jaro's matches), is the sum of the layers' shared bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Letters {
+    layers: [u64; 3],
+    /// some character occurs more than three times: no bound
+    more: bool,
+}
+
+impl Letters {
+    pub const EMPTY: Self = Self { layers: [0; 3], more: false };
+
+    pub fn of(folded: &str) -> Self {
+        let mut l = Self::default();
+        for c in folded.chars() {
+            let bit = letter_bit(c);
+            match l.layers.iter_mut().find(|layer| **layer & bit == 0) {
+                Some(layer) => *layer |= bit,
+                None => l.more = true,
+            }
+        }
+        l
+    }
+
+    /// Σ over characters of min(count here, count there), or `None` when a character occurs
+    /// more than three times in either name.
+    pub fn common(&self, other: &Self) -> Option<usize> {
+        if self.more || other.more {
+            return None;
+        }
+        Some(
+            self.layers
+                .iter()
+                .zip(&other.layers)
+                .map(|(a, b)| if a & b == 0 { 0 } else { (a & b).count_ones() as usize })
+                .sum(),
+        )
+    }
+
+    /// The name has several words.
+    pub fn has_space(&self) -> bool {
+        self.layers[0] & (1 << 36) != 0
+    }
+}
+
+fn letter_bit(c: char) -> u64 {
+    1u64 << match c {
+        'a'..='z' => u32::from(c) - u32::from('a'),
+        '0'..='9' => 26 + u32::from(c) - u32::from('0'),
+        ' ' => 36,
+        _ => 63,
     }
 }
 
