@@ -160,6 +160,9 @@ impl Store for AnyStore {
     async fn reports(&self, filter: &ReportFilter) -> StoreResult<Vec<ReportSummary>> {
         delegate!(self.reports(filter))
     }
+    async fn report_facts(&self) -> StoreResult<Vec<(ReportSummary, String)>> {
+        delegate!(self.report_facts())
+    }
     async fn import_delivery(&self, delivery: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
         delegate!(self.import_delivery(delivery, actor))
     }
@@ -281,6 +284,15 @@ impl Store for AnyStore {
     }
     async fn set_password(&self, login: &str, hash: &str, at: Timestamp, actor: &Actor) -> StoreResult<()> {
         delegate!(self.set_password(login, hash, at, actor))
+    }
+    async fn set_user_lock(
+        &self,
+        login: &str,
+        until: Option<Timestamp>,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        delegate!(self.set_user_lock(login, until, at, actor))
     }
     async fn record_case_outcome(&self, outcome: &oegd_store::CaseOutcome, actor: &Actor) -> StoreResult<()> {
         delegate!(self.record_case_outcome(outcome, actor))

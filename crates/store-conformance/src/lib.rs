@@ -20,7 +20,7 @@ use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId}
 use oegd_store::{
     ActionKey, Actor, AuditEvent, CertificateRecord, DeliveryOutcome, InsertOutcome, LinkDecision, LinkState,
     NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr, ReportFilter, ReportId,
-    ReportSource, Store, StoreError, audit,
+    ReportSource, SessionRecord, Store, StoreError, UserAccount, UserRole, audit,
 };
 
 /// A fresh store of one backend for one check, and how to clean up after it.
@@ -43,7 +43,7 @@ macro_rules! conformance_tests {
             audit_chain_stays_one_chain_under_concurrent_writers, registry_deliveries_are_idempotent,
             actions_are_recorded_exactly_once, link_decisions_and_version_conflicts,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
-            daily_run_lease_expires_and_is_taken_over, erased_children
+            daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users
         );
     };
     (@each $fixture:ty; $($check:ident),* $(,)?) => {
@@ -183,6 +183,10 @@ pub async fn reports_are_idempotent<S: Store>(store: S) {
     assert_eq!(mine.iter().map(|s| s.id.0.as_str()).collect::<Vec<_>>(), ["r1", "r4"]);
     let one = store.reports(&ReportFilter { sender: None, limit: Some(1) }).await.unwrap();
     assert_eq!(one.len(), 1);
+    // with their facts, in the same order
+    let facts = store.report_facts().await.unwrap();
+    assert_eq!(facts.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), all);
+    assert!(facts.iter().all(|(_, f)| f == r#"{"given":"Jürgen"}"#));
     assert_eq!(audit_actions(&store, "report.received").await, 3);
     verified(&store).await;
 }
@@ -551,5 +555,46 @@ pub async fn erased_children<S: Store>(store: S) {
     let r = store.report(&ReportId("r1".into())).await.unwrap().unwrap();
     assert!(r.body.is_empty());
     assert_eq!(r.facts_json, "{}");
+    verified(&store).await;
+}
+
+pub async fn operator_locks_and_unlocks_users<S: Store>(store: S) {
+    let lagus = org("9-lagus-13", OrgKind::Landesamt, &[]);
+    store.add_organisation(&lagus, &Actor::Operator).await.unwrap();
+    let user = UserAccount {
+        login: "anna".into(),
+        organisation: lagus.telematik_id.clone(),
+        role: UserRole::Landesamt,
+        password_hash: "$argon2id$v=19$x".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        must_change_password: false,
+        failed_logins: 0,
+        locked_until: None,
+        totp_last_step: None,
+        created_at: t("2026-01-01T00:00:00Z"),
+    };
+    store.add_user(&user, &Actor::Operator).await.unwrap();
+    let session = SessionRecord {
+        token_sha256: "ef".repeat(32),
+        login: "anna".into(),
+        csrf_token: "c".repeat(64),
+        second_factor: true,
+        created_at: t("2026-01-02T00:00:00Z"),
+        last_seen: t("2026-01-02T00:00:00Z"),
+    };
+    store.start_session(&session, t("2026-01-01T00:00:00Z")).await.unwrap();
+    store.record_failed_login("anna", 5, t("2026-01-02T00:15:00Z"), t("2026-01-02T00:00:00Z")).await.unwrap();
+    let admin = Actor::User("betrieb".into());
+    let until = t("2100-01-01T00:00:00Z");
+    store.set_user_lock("anna", Some(until), t("2026-01-03T00:00:00Z"), &admin).await.unwrap();
+    assert_eq!(store.user("anna").await.unwrap().unwrap().locked_until, Some(until));
+    assert_eq!(store.session(&session.token_sha256).await.unwrap(), None, "a lock ends the sessions");
+    store.set_user_lock("anna", None, t("2026-01-04T00:00:00Z"), &admin).await.unwrap();
+    let after = store.user("anna").await.unwrap().unwrap();
+    assert_eq!((after.locked_until, after.failed_logins), (None, 0));
+    let unknown = store.set_user_lock("niemand", None, t("2026-01-04T00:00:00Z"), &admin).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound(_))), "{unknown:?}");
+    assert_eq!(audit_actions(&store, "user.locked").await, 1);
+    assert_eq!(audit_actions(&store, "user.unlocked").await, 1);
     verified(&store).await;
 }

@@ -592,6 +592,14 @@ impl Store for PgStore {
         rows.iter().map(summary_from_row).collect()
     }
 
+    async fn report_facts(&self) -> StoreResult<Vec<(ReportSummary, String)>> {
+        let rows = sqlx::query("SELECT id, sender, card_id, received_at, source, checkup, exam_date, facts FROM reports ORDER BY received_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(|row| Ok((summary_from_row(row)?, text(row, "facts")?))).collect()
+    }
+
     async fn import_delivery(&self, d: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
         let mut tx = self.begin().await?;
         // Deliveries are numbered 1, 2, ... without gaps, as in SQLite: check and number
@@ -1262,6 +1270,38 @@ impl Store for PgStore {
         }
         let event = AuditEvent::new(actor, "user.password_set", login.to_owned(), serde_json::json!({}));
         append_audit(&mut tx, &event, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn set_user_lock(
+        &self,
+        login: &str,
+        until: Option<Timestamp>,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE users SET locked_until = $1, failed_logins = 0 WHERE login = $2")
+            .bind(until.map(ts))
+            .bind(login)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {login}")));
+        }
+        if until.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE login = $1")
+                .bind(login)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let (action, details) = match until {
+            Some(t) => ("user.locked", serde_json::json!({"until": ts(t)})),
+            None => ("user.unlocked", serde_json::json!({})),
+        };
+        append_audit(&mut tx, &AuditEvent::new(actor, action, login.to_owned(), details), at).await?;
         tx.commit().await.map_err(map_err)
     }
 

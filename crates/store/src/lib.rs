@@ -73,6 +73,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
     fn report(&self, id: &ReportId) -> impl Future<Output = StoreResult<Option<StoredReport>>> + Send;
     fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
+    /// Every report's summary with its extracted facts (JSON, personal data), in receipt
+    /// order: what the state office searches by name and birth date.
+    fn report_facts(&self) -> impl Future<Output = StoreResult<Vec<(ReportSummary, String)>>> + Send;
 
     // --- registration data -----------------------------------------------------------
     /// Stores a delivery of registration events in one transaction, unless a file with the
@@ -215,6 +218,17 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         login: &str,
         password_hash: &str,
+        at: jiff::Timestamp,
+        actor: &Actor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// An operator locks an account until `until` (ending its sessions) or, with `None`,
+    /// unlocks it and forgets its failed attempts. [`StoreError::NotFound`] for an unknown
+    /// login.
+    fn set_user_lock(
+        &self,
+        login: &str,
+        until: Option<jiff::Timestamp>,
         at: jiff::Timestamp,
         actor: &Actor,
     ) -> impl Future<Output = StoreResult<()>> + Send;
