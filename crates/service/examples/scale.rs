@@ -20,73 +20,11 @@ use jiff::civil::{Date, date};
 use oegd_domain::{Checkup, Kvnr, MeldeId};
 use oegd_linkage::ReportedChild;
 use oegd_programme::{AssignedReport, Profile};
+use oegd_service::cohort::{self, CohortSpec, Rng};
 use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
 use oegd_service::{admin, letters, linking, programme, register, registry};
 use oegd_store::{Actor, Store};
-
-const GIVEN: &[&str] = &[
-    "Emma", "Mia", "Hannah", "Emilia", "Sophia", "Lina", "Ella", "Mila", "Clara", "Lea", "Marie", "Leni", "Anna",
-    "Ida", "Frieda", "Noah", "Leon", "Paul", "Ben", "Finn", "Elias", "Felix", "Henry", "Luis", "Emil", "Theo", "Jonas",
-    "Matteo", "Anton", "Jakob", "Oskar", "Karl", "Ayşe", "Zeynep", "Weronika", "Łukasz", "Jördis", "Sönke", "Malte",
-    "Greta",
-];
-const FAMILY: &[&str] = &[
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Schulz",
-    "Hoffmann",
-    "Koch",
-    "Richter",
-    "Klein",
-    "Wolf",
-    "Schröder",
-    "Neumann",
-    "Schwarz",
-    "Braun",
-    "Hofmann",
-    "Zimmermann",
-    "Krüger",
-    "Hartmann",
-    "Lange",
-    "Werner",
-    "Krause",
-    "Lehmann",
-    "Köhler",
-    "Yılmaz",
-    "Kowalski",
-    "Nguyen",
-];
-const AGS: &[&str] = &["13003000", "13004000", "13071107", "13072055", "13073088", "13074087", "13075039", "13076150"];
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs.get(self.below(xs.len())).copied().unwrap_or("X")
-    }
-}
-
-struct Child {
-    id: String,
-    given: String,
-    family: String,
-    birth: Date,
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -108,22 +46,10 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     // so that family names are realistically diverse
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let start = date(2019, 1, 1);
-    let mut csv = String::from(
-        "ereignis,ereignis_datum,melde_id,familienname,vornamen,geburtsname,geburtsdatum,geschlecht,strasse,hausnummer,plz,wohnort,ags,sorgeberechtigte,auskunftssperre\r\n",
-    );
-    let mut children = Vec::with_capacity(n);
-    for i in 0..n {
-        let birth = start.checked_add(Span::new().days(rng.below(2190) as i64))?;
-        let given = rng.pick(GIVEN).to_owned();
-        let family = format!("{}{}", rng.pick(FAMILY), rng.below(5000));
-        let id = format!("MV{i:010}");
-        csv.push_str(&format!(
-            "geburt,{birth},{id},{family},{given},,{birth},w,Lindenstraße,{},18055,Rostock,{},Anna {family},nein\r\n",
-            1 + rng.below(120),
-            rng.pick(AGS)
-        ));
-        children.push(Child { id, given, family, birth });
-    }
+    let spec =
+        CohortSpec { children: n, first_birth: start, birth_days: 2190, id_prefix: "", numbered_family_names: true };
+    let children = cohort::generate(&spec, &mut rng);
+    let csv = cohort::registry_csv(&children);
     let t = Instant::now();
     let import = registry::import_registry(&store, "scale.csv", csv.as_bytes(), true, now, &mut |_, _, _| {}).await?;
     let register_import_s = t.elapsed().as_secs_f64();
@@ -179,8 +105,8 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
             let Some(w) = oegd_programme::window(checkup, c.birth) else { continue };
             let received = w.regular_start.checked_add(Span::new().days(rng.below(40) as i64))?;
             assigned.push(AssignedReport {
-                report_id: format!("{}-{}", c.id, checkup.name()),
-                melde_id: Some(MeldeId::parse(&c.id)?),
+                report_id: format!("{}-{}", c.melde_id, checkup.name()),
+                melde_id: Some(MeldeId::parse(&c.melde_id)?),
                 checkup,
                 exam_date: received,
                 received,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod cases;
+pub mod cohort;
 pub mod config;
 pub mod datadir;
 pub mod erasure;
@@ -15,6 +16,8 @@ pub mod import;
 mod intake;
 pub mod letters;
 pub mod linking;
+pub mod office;
+pub mod operator;
 pub mod overview;
 pub mod programme;
 pub mod receipt;

@@ -1,0 +1,329 @@
+//! The state office's lists and figures: reports searched by name, birth date, practice and
+//! receipt; escalations by district; letters; and the series its charts show (participation
+//! per district and check-up over time, reminders and escalations per month, the median
+//! delay from check-up to report per month).
+//!
+//! Everything here is read-only and built from the store as it stands.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::Date;
+use oegd_domain::{Checkup, Kreisschluessel, MeldeId, TelematikId};
+use oegd_fhir::ParticipationCard;
+use oegd_programme::{CheckupState, ChildReport, Profile};
+use oegd_store::{LinkState, ReportId, Store};
+use serde::Serialize;
+
+use crate::linking::berlin_date;
+use crate::{ServiceError, letters, programme};
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+/// What to search reports for; every given part must match.
+#[derive(Debug, Clone, Default)]
+pub struct ReportQuery {
+    /// Part of the child's given or family name (case and umlauts as written).
+    pub name: Option<String>,
+    pub birth_date: Option<Date>,
+    /// Part of the sender's Telematik-ID or name.
+    pub practice: Option<String>,
+    /// Received on or after / on or before (Europe/Berlin days).
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+/// One report as the state office lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    pub id: ReportId,
+    pub received: Date,
+    pub sender: TelematikId,
+    pub sender_name: String,
+    pub checkup: Checkup,
+    pub exam_date: Date,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: Date,
+    pub link: LinkState,
+    pub melde_id: Option<MeldeId>,
+}
+
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Reports matching `q`, newest first.
+pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<ReportRow>, ServiceError> {
+    let names: BTreeMap<TelematikId, String> =
+        store.organisations().await?.into_iter().map(|o| (o.telematik_id, o.name)).collect();
+    let links: BTreeMap<ReportId, (LinkState, Option<MeldeId>)> =
+        store.link_decisions(None).await?.into_iter().map(|d| (d.report_id, (d.state, d.melde_id))).collect();
+    let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let practice = q.practice.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let mut rows = Vec::new();
+    for (summary, facts) in store.report_facts().await? {
+        let received = berlin_date(summary.received_at);
+        if q.from.is_some_and(|d| received < d) || q.to.is_some_and(|d| received > d) {
+            continue;
+        }
+        let sender_name = names.get(&summary.sender).cloned().unwrap_or_default();
+        if let Some(p) = practice
+            && !contains_folded(summary.sender.as_str(), p)
+            && !contains_folded(&sender_name, p)
+        {
+            continue;
+        }
+        let card: ParticipationCard = serde_json::from_str(&facts).map_err(internal)?;
+        if q.birth_date.is_some_and(|d| card.patient.birth_date != d) {
+            continue;
+        }
+        if let Some(n) = name {
+            let full = format!("{} {}", card.patient.given, card.patient.family);
+            let birth = card.patient.birth_name.as_deref().unwrap_or("");
+            if !n.split_whitespace().all(|part| contains_folded(&full, part) || contains_folded(birth, part)) {
+                continue;
+            }
+        }
+        let (link, melde_id) = links.get(&summary.id).cloned().unwrap_or((LinkState::Unlinked, None));
+        rows.push(ReportRow {
+            id: summary.id,
+            received,
+            sender: summary.sender,
+            sender_name,
+            checkup: summary.checkup,
+            exam_date: summary.exam_date,
+            given_name: card.patient.given,
+            family_name: card.patient.family,
+            birth_date: card.patient.birth_date,
+            link,
+            melde_id,
+        });
+    }
+    rows.reverse();
+    Ok(rows)
+}
+
+/// An escalation or all-clear as the state office lists it (no names: ids and districts).
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationRow {
+    pub melde_id: MeldeId,
+    pub checkup: Checkup,
+    pub district: Kreisschluessel,
+    pub escalated_on: Date,
+    pub all_clear: Option<Date>,
+    /// The health office's latest recorded outcome (`erreicht`, …).
+    pub last_outcome: Option<String>,
+}
+
+/// Escalations grouped by district, each group newest first.
+pub async fn escalations_by_district<S: Store>(
+    store: &S,
+) -> Result<BTreeMap<Kreisschluessel, Vec<EscalationRow>>, ServiceError> {
+    let actions = store.actions(None).await?;
+    let cleared: BTreeMap<(MeldeId, Option<Checkup>), Date> = actions
+        .iter()
+        .filter(|a| a.kind == "all_clear")
+        .map(|a| ((a.melde_id.clone(), a.checkup), a.created))
+        .collect();
+    let mut outcomes: BTreeMap<(MeldeId, Checkup), String> = BTreeMap::new();
+    for o in store.case_outcomes().await? {
+        outcomes.insert((o.melde_id, o.checkup), o.outcome);
+    }
+    let mut out: BTreeMap<Kreisschluessel, Vec<EscalationRow>> = BTreeMap::new();
+    for a in actions.iter().filter(|a| a.kind == "escalation") {
+        let (Some(checkup), Some(district)) = (a.checkup, a.district.clone()) else { continue };
+        out.entry(district.clone()).or_default().push(EscalationRow {
+            melde_id: a.melde_id.clone(),
+            checkup,
+            district,
+            escalated_on: a.created,
+            all_clear: cleared.get(&(a.melde_id.clone(), a.checkup)).copied(),
+            last_outcome: outcomes.get(&(a.melde_id.clone(), checkup)).cloned(),
+        });
+    }
+    for rows in out.values_mut() {
+        rows.sort_by(|a, b| (b.escalated_on, &b.melde_id).cmp(&(a.escalated_on, &a.melde_id)));
+    }
+    Ok(out)
+}
+
+/// A stored letter.
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterRow {
+    /// As users quote it and as its PDF is named: `reminder:MELDE_ID:U6`.
+    pub id: String,
+    pub kind: String,
+    pub melde_id: MeldeId,
+    pub checkup: Option<Checkup>,
+    pub created: Date,
+    pub district: Option<Kreisschluessel>,
+}
+
+/// The letters of the programme (reminders, invitations), newest first.
+pub async fn letters<S: Store>(store: &S) -> Result<Vec<LetterRow>, ServiceError> {
+    let mut rows: Vec<LetterRow> = store
+        .actions(None)
+        .await?
+        .into_iter()
+        .filter(|a| letters::LETTER_KINDS.contains(&a.kind.as_str()))
+        .map(|a| LetterRow {
+            id: letters::letter_id(&a.key()),
+            kind: a.kind,
+            melde_id: a.melde_id,
+            checkup: a.checkup,
+            created: a.created,
+            district: a.district,
+        })
+        .collect();
+    rows.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
+    Ok(rows)
+}
+
+/// A calendar month, `YYYY-MM`.
+pub fn month_of(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+/// A quarter, `YYYY-Qn`.
+pub fn quarter_of(d: Date) -> String {
+    format!("{:04}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
+}
+
+/// Participation: of the check-ups whose window has closed, the share reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Share {
+    pub reported: usize,
+    pub due: usize,
+}
+
+impl Share {
+    /// Percent, `None` when nothing was due.
+    pub fn percent(self) -> Option<f64> {
+        (self.due > 0).then(|| 100.0 * self.reported as f64 / self.due as f64)
+    }
+}
+
+/// The series of the state office's charts, as of one day.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    pub as_of: Option<Date>,
+    /// District → quarter in which the check-up's window closed → share.
+    pub participation_by_quarter: BTreeMap<Kreisschluessel, BTreeMap<String, Share>>,
+    /// District → check-up → share (all quarters).
+    pub participation_by_checkup: BTreeMap<Kreisschluessel, BTreeMap<Checkup, Share>>,
+    /// Month → (reminders, escalations) created that month.
+    pub letters_by_month: BTreeMap<String, (usize, usize)>,
+    /// Month of receipt → median days from check-up to report (and how many reports).
+    pub delay_by_month: BTreeMap<String, (f64, usize)>,
+    /// The same over every report.
+    pub median_delay_days: Option<f64>,
+    /// Late reports after an escalation (all-clears).
+    pub late_after_escalation: usize,
+}
+
+fn median(mut xs: Vec<i64>) -> Option<f64> {
+    xs.sort_unstable();
+    let n = xs.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = |i: usize| xs.get(i).copied().unwrap_or(0) as f64;
+    Some(if n % 2 == 1 { mid(n / 2) } else { (mid(n / 2 - 1) + mid(n / 2)) / 2.0 })
+}
+
+/// Whether a check-up state counts as reported, and whether it was due at all.
+fn counted(state: CheckupState) -> Option<bool> {
+    match state {
+        CheckupState::Fulfilled | CheckupState::AllClear => Some(true),
+        CheckupState::Escalated | CheckupState::Reminded | CheckupState::NoAction => Some(false),
+        CheckupState::NotDue | CheckupState::NotTracked | CheckupState::Superseded => None,
+    }
+}
+
+/// The chart series as of `as_of` (the engine's evaluation over the store).
+pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Result<Figures, ServiceError> {
+    let mut f = Figures { as_of: Some(as_of), ..Figures::default() };
+    if store.deliveries().await?.is_empty() {
+        return Ok(f);
+    }
+    let (evaluation, _) = programme::evaluate(store, profile, as_of).await?;
+    for child in &evaluation.children {
+        let ChildReport::Registered(c) = child else { continue };
+        for (checkup, report) in &c.checkups {
+            let Some(reported) = counted(report.state) else { continue };
+            let closes = oegd_programme::window(*checkup, c.birth_date).map_or(c.birth_date, |w| w.tolerance_end);
+            if closes > as_of && !reported {
+                continue;
+            }
+            let q = f
+                .participation_by_quarter
+                .entry(c.district.clone())
+                .or_default()
+                .entry(quarter_of(closes))
+                .or_default();
+            q.due += 1;
+            q.reported += usize::from(reported);
+            let k = f.participation_by_checkup.entry(c.district.clone()).or_default().entry(*checkup).or_default();
+            k.due += 1;
+            k.reported += usize::from(reported);
+        }
+    }
+    for a in store.actions(None).await? {
+        let entry = f.letters_by_month.entry(month_of(a.created)).or_default();
+        match a.kind.as_str() {
+            "reminder" => entry.0 += 1,
+            "escalation" => entry.1 += 1,
+            "all_clear" => f.late_after_escalation += 1,
+            _ => {}
+        }
+    }
+    f.letters_by_month.retain(|_, (r, e)| *r + *e > 0);
+    let mut by_month: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut all = Vec::new();
+    let mut seen = BTreeSet::new();
+    for r in store.reports(&oegd_store::ReportFilter::default()).await? {
+        // a resubmitted card counts once
+        if !seen.insert((r.sender.clone(), r.card_id.clone())) {
+            continue;
+        }
+        let received = berlin_date(r.received_at);
+        if received > as_of {
+            continue;
+        }
+        let days = (received - r.exam_date).get_days().into();
+        by_month.entry(month_of(received)).or_default().push(days);
+        all.push(days);
+    }
+    f.delay_by_month = by_month
+        .into_iter()
+        .filter_map(|(m, xs)| {
+            let n = xs.len();
+            median(xs).map(|d| (m, (d, n)))
+        })
+        .collect();
+    f.median_delay_days = median(all);
+    Ok(f)
+}
+
+/// Reminders, escalations due: what the next daily run would create as of `as_of` that is
+/// not recorded yet, by kind.
+pub async fn due_actions<S: Store>(
+    store: &S,
+    profile: &Profile,
+    as_of: Date,
+) -> Result<BTreeMap<String, usize>, ServiceError> {
+    let mut due = BTreeMap::new();
+    if store.deliveries().await?.is_empty() {
+        return Ok(due);
+    }
+    let recorded: BTreeSet<oegd_store::ActionKey> = store.actions(None).await?.iter().map(|a| a.key()).collect();
+    let (evaluation, _) = programme::evaluate(store, profile, as_of).await?;
+    for a in programme::actions_of(&evaluation)? {
+        if !recorded.contains(&a.key()) && matches!(a.kind.as_str(), "reminder" | "escalation" | "invitation") {
+            *due.entry(a.kind).or_insert(0) += 1;
+        }
+    }
+    Ok(due)
+}
