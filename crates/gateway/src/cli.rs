@@ -71,6 +71,12 @@ enum Command {
         data: Option<PathBuf>,
         #[arg(long, default_value = "127.0.0.1:8443")]
         api_listen: std::net::SocketAddr,
+        /// Where the staff web interface listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        ui_listen: std::net::SocketAddr,
+        /// Children in the synthetic cohort (0: none).
+        #[arg(long, default_value_t = crate::demo::DEFAULT_COHORT)]
+        kohorte: usize,
         /// Exit after the simulated practices have submitted, instead of serving until Ctrl-C.
         #[arg(long)]
         once: bool,
@@ -440,8 +446,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, ServiceError> {
         Command::Serve { data, api_listen, database_url, ui_listen } => {
             crate::serve::run(&DataDir::new(&data.data), api_listen, ui_listen, database_url.as_deref(), clock).await?;
         }
-        Command::Demo { data, api_listen, once } => {
-            crate::demo::run(data, api_listen, once, clock).await?;
+        Command::Demo { data, api_listen, ui_listen, kohorte, once } => {
+            crate::demo::run(data, api_listen, ui_listen, kohorte, once, clock).await?;
         }
         Command::Org { command } => org(command, clock).await?,
         Command::User { command: UserCommand::Add { data, org, role, name, json } } => {

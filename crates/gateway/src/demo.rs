@@ -65,6 +65,8 @@ const CHILDREN: &[(&str, &str, &str, Option<&str>)] = &[
 pub async fn run(
     data: Option<PathBuf>,
     api_listen: SocketAddr,
+    ui_listen: SocketAddr,
+    cohort_size: usize,
     once: bool,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServiceError> {
@@ -105,9 +107,11 @@ pub async fn run(
     }
     store.close().await;
 
-    let server = match serve::start(&dir, Some(api_listen), clock.clone()).await {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = match serve::start_with(&dir, Some(api_listen), Some(ui_listen), None, clock.clone()).await {
         Ok(s) => s,
-        Err(_) => serve::start(&dir, Some(SocketAddr::from(([127, 0, 0, 1], 0))), clock.clone()).await?,
+        // a port is taken (another demo?): any free ones
+        Err(_) => serve::start_with(&dir, Some(any_port), Some(any_port), None, clock.clone()).await?,
     };
     let addr = server.api_addr;
     println!("3. Server gestartet: FHIR-API https://{addr}/fhir (nur mit gültigem Client-Zertifikat)\n");
@@ -193,6 +197,7 @@ pub async fn run(
     );
 
     programme_demo(&dir, &examples, clock.clone()).await?;
+    let logins = cohort_demo(&dir, cohort_size, clock.clone()).await?;
 
     let c = root.join("clients").join(p0.telematik_id);
     println!("\nSelbst ausprobieren (in einem zweiten Terminal):\n");
@@ -208,6 +213,28 @@ pub async fn run(
     println!("  oegd-gateway audit verify --data {}", root.display());
     println!("  oegd-gateway review list --data {}", root.display());
     println!("  oegd-gateway stats --data {} --as-of {PROGRAMME_AS_OF}", root.display());
+
+    if let Some(ui) = server.ui_addr {
+        println!(
+            "\nWeb-Oberfläche: https://localhost:{}/ (Zertifikat der Entwicklungs-CA: {})",
+            ui.port(),
+            dir.ca_cert().display()
+        );
+        println!("Anmeldung mit Benutzername und Startpasswort, danach der sechsstellige Code einer Authenticator-App");
+        println!(
+            "mit dem TOTP-Geheimnis (oder: oathtool --totp -b GEHEIMNIS). Das Startpasswort wird sofort ersetzt.\n"
+        );
+        println!("  {:<16} {:<22} {:<24} {}", "BENUTZER", "ROLLE", "STARTPASSWORT", "TOTP-GEHEIMNIS");
+        for l in &logins {
+            println!(
+                "  {:<16} {:<22} {:<24} {}",
+                l.login,
+                l.role.label(),
+                l.initial_password,
+                totp_secret(&l.totp_uri)
+            );
+        }
+    }
 
     if once {
         server.stop().await;
@@ -284,6 +311,159 @@ async fn programme_demo(dir: &DataDir, examples: &std::path::Path, clock: Arc<dy
     }
     store.close().await;
     Ok(())
+}
+
+/// Children in the demo's synthetic cohort unless `--kohorte` says otherwise.
+pub const DEFAULT_COHORT: usize = 2000;
+
+fn totp_secret(uri: &str) -> &str {
+    uri.split("secret=").nth(1).and_then(|r| r.split('&').next()).unwrap_or("")
+}
+
+fn add_days(d: jiff::civil::Date, days: usize) -> jiff::civil::Date {
+    d.checked_add(jiff::Span::new().days(i64::try_from(days).unwrap_or(0))).unwrap_or(d)
+}
+
+/// Step 8: a synthetic cohort of `size` children born over the last five years, their
+/// check-ups reported by the demo practices (most on time, some late, some never), the daily
+/// run once a week through the last year, and a web interface account for each role.
+async fn cohort_demo(
+    dir: &DataDir,
+    size: usize,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<oegd_service::accounts::NewCredentials>, ServiceError> {
+    use oegd_service::cohort::{self, CohortSpec, Rng};
+    let now = clock.now();
+    let today = now.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").map_err(internal)?).date();
+    let store = admin::open_store(dir).await?;
+    let mut logins = Vec::new();
+    if size > 0 {
+        println!("\n8. Eine synthetische Kohorte von {size} Kindern (geboren in den letzten fünf Jahren):");
+        let mut rng = Rng(0x5eed_0000_0000_0001);
+        let first = today.checked_sub(jiff::Span::new().years(5)).map_err(internal)?;
+        let spec = CohortSpec {
+            children: size,
+            first_birth: first,
+            birth_days: 5 * 365 - 30,
+            id_prefix: "K",
+            numbered_family_names: false,
+        };
+        let children = cohort::generate(&spec, &mut rng);
+        let csv = cohort::registry_csv(&children);
+        let r = oegd_service::registry::import_registry(
+            &store,
+            "kohorte.csv",
+            csv.as_bytes(),
+            true,
+            now,
+            &mut |_, _, _| {},
+        )
+        .await?;
+        println!("   Meldedaten-Lieferung {}: {} Geburten", r.delivery, r.rows);
+        // the practices' reports: most check-ups reported in their window, a few with a typo in
+        // the name (to the review queue), about one in eight never
+        let mut lines = String::new();
+        for (i, c) in children.iter().enumerate() {
+            let practice = PRACTICES.get(i % PRACTICES.len()).unwrap_or(&PRACTICES[0]);
+            let sender =
+                if practice.kind == OrgKind::Krankenhaus { PRACTICES[0].telematik_id } else { practice.telematik_id };
+            let practice = PRACTICES.iter().find(|p| p.telematik_id == sender).unwrap_or(&PRACTICES[0]);
+            for checkup in cohort::CHECKUPS {
+                let Some(w) = oegd_programme::window(checkup, c.birth) else { continue };
+                if w.regular_start > today || !rng.chance(88) {
+                    continue;
+                }
+                let span = usize::try_from((w.regular_end - w.regular_start).get_days()).unwrap_or(1).max(1);
+                let exam = add_days(w.regular_start, rng.below(span));
+                let received = add_days(exam, 1 + rng.below(14));
+                if received > today {
+                    continue;
+                }
+                let mut given = c.given.clone();
+                if rng.chance(3) {
+                    given.push('e');
+                }
+                let input = oegd_fhir::CardInput {
+                    practice_name: practice.name.to_owned(),
+                    practitioner_given: practice.doctor_given.to_owned(),
+                    practitioner_family: practice.doctor_family.to_owned(),
+                    practitioner_lanr: Some(practice.lanr.to_owned()),
+                    patient_given: given,
+                    patient_family: c.family.clone(),
+                    patient_birth_name: None,
+                    birth_date: c.birth,
+                    kvnr: None,
+                    checkup,
+                    exam_date: exam,
+                    timestamp: oegd_service::import::start_of_day_berlin(exam)?,
+                    card_uuid: uuid::Uuid::new_v4(),
+                };
+                let line = serde_json::json!({
+                    "received_at": received.to_string(),
+                    "sender_telematik_id": sender,
+                    "bundle": oegd_fhir::build_card(&input),
+                });
+                lines.push_str(&line.to_string());
+                lines.push('\n');
+            }
+        }
+        let gateway = oegd_service::Gateway::new(store.clone(), clock.clone()).await?;
+        let imported =
+            oegd_service::import::import_reports(&gateway, std::io::Cursor::new(lines.into_bytes()), |_| {}).await?;
+        println!(
+            "   Meldungen der Praxen: {} gespeichert, {} fehlerhaft; zugeordnet {}, zur Prüfung {}",
+            imported.created,
+            imported.failed.len(),
+            imported.linking.linked,
+            imported.linking.review
+        );
+        let profile = oegd_programme::Profile::mv();
+        let sender = oegd_service::letters::sender_for(&profile);
+        let mut letters = 0;
+        let year_ago = today.checked_sub(jiff::Span::new().days(364)).map_err(internal)?;
+        let mut day = year_ago;
+        let totals = loop {
+            let run = oegd_service::programme::run_jobs(&store, &profile, &sender, day, clock.now()).await?;
+            letters += run.letters;
+            if day >= today {
+                break run.actions;
+            }
+            day = add_days(day, 7).min(today);
+        };
+        println!(
+            "   Tageslauf wöchentlich vom {year_ago} bis {today}: {} Erinnerungen, {} Eskalationen, {} Entwarnungen, {letters} Briefe gesetzt",
+            totals.get("reminder").unwrap_or(&0),
+            totals.get("escalation").unwrap_or(&0),
+            totals.get("all_clear").unwrap_or(&0),
+        );
+    }
+    // a web interface account for each role
+    let orgs = oegd_store::Store::organisations(&store).await?;
+    let escalated: Vec<oegd_domain::Kreisschluessel> =
+        oegd_store::Store::actions(&store, Some("escalation")).await?.into_iter().filter_map(|a| a.district).collect();
+    let landesamt = orgs.iter().find(|o| o.kind == OrgKind::Landesamt);
+    let office = orgs
+        .iter()
+        .filter(|o| o.kind == OrgKind::Gesundheitsamt)
+        .max_by_key(|o| escalated.iter().filter(|d| o.kreise.contains(d)).count());
+    let practice = TelematikId::parse(PRACTICES[0].telematik_id).map_err(internal)?;
+    let wanted = [
+        ("landesamt", landesamt.map(|o| o.telematik_id.clone()), oegd_store::UserRole::Landesamt),
+        ("gesundheitsamt", office.map(|o| o.telematik_id.clone()), oegd_store::UserRole::Gesundheitsamt),
+        ("praxis", Some(practice), oegd_store::UserRole::Praxis),
+        ("betrieb", landesamt.map(|o| o.telematik_id.clone()), oegd_store::UserRole::Betrieb),
+    ];
+    for (login, org, role) in wanted {
+        let Some(org) = org else { continue };
+        match oegd_service::accounts::add_user(&store, login, &org, role, now).await {
+            Ok(c) => logins.push(c),
+            // a second demo run on the same directory: the accounts exist
+            Err(ServiceError::Usage(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    store.close().await;
+    Ok(logins)
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {

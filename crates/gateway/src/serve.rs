@@ -115,16 +115,8 @@ async fn programme_task(
     }
 }
 
-/// Starts the API server of a data directory.
-pub async fn start(
-    dir: &DataDir,
-    api_listen: Option<SocketAddr>,
-    clock: Arc<dyn Clock>,
-) -> Result<RunningServer, ServiceError> {
-    start_with(dir, api_listen, None, None, clock).await
-}
-
-/// [`start`] on the database of `database_url` instead of the configured one. Refuses a
+/// Starts the API server (and, with `ui_listen`, the web interface) of a data directory, on
+/// the database of `database_url` if given instead of the configured one. Refuses a
 /// database whose schema is newer (or older: `migrate`) than this program knows.
 pub async fn start_with(
     dir: &DataDir,
@@ -157,12 +149,12 @@ pub async fn start_with(
     let programme = tokio::spawn(programme_task(
         gateway.clone(),
         config.programme.clone(),
-        profile,
+        profile.clone(),
         clock.clone(),
         programme_stopped,
     ));
     let ui = match ui_listen.or(config.ui.listen) {
-        Some(addr) => Some(start_ui(dir, &config, addr, gateway.store().clone(), clock.clone()).await?),
+        Some(addr) => Some(start_ui(dir, &config, addr, gateway.store().clone(), profile, clock.clone()).await?),
         None => None,
     };
     let ui_addr = ui.as_ref().map(|(addr, _, _)| *addr);
@@ -182,6 +174,7 @@ async fn start_ui(
     config: &Config,
     addr: SocketAddr,
     store: AnyStore,
+    profile: Profile,
     clock: Arc<dyn Clock>,
 ) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), ServiceError> {
     let read = |p: &std::path::Path| {
@@ -193,7 +186,13 @@ async fn start_ui(
         .map_err(|e| ServiceError::Usage(format!("Kann nicht auf {addr} lauschen: {e}")))?;
     let ui_addr = listener.local_addr()?;
     let idle = jiff::SignedDuration::from_mins(i64::from(config.ui.session_idle_minutes.max(1)));
-    let app = oegd_ui::router(oegd_ui::UiState { store, clock, session_idle: idle });
+    let app = oegd_ui::router(oegd_ui::UiState {
+        store,
+        clock,
+        session_idle: idle,
+        profile: Arc::new(profile),
+        data_dir: Some(dir.clone()),
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(oegd_ui::serve(listener, tls, app, async {
         let _ = stopped.await;

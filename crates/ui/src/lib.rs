@@ -13,7 +13,12 @@
 //!
 //! Like `oegd-web`, this crate knows HTTP; it calls the service core for everything else.
 
+mod charts;
+mod export;
+mod office;
+mod operator;
 mod pages;
+mod registry;
 mod session;
 mod views;
 
@@ -43,6 +48,11 @@ pub struct UiState {
     pub clock: Arc<dyn Clock>,
     /// A session without a request for this long is ended.
     pub session_idle: SignedDuration,
+    /// The state's programme profile (check-up windows and states of a child's page).
+    pub profile: Arc<oegd_programme::Profile>,
+    /// The data directory (CA key, CRL): the operator issues and revokes certificates with
+    /// it; `None` where the server has none at hand.
+    pub data_dir: Option<oegd_service::datadir::DataDir>,
 }
 
 /// The policy: only our own stylesheet and images; no script at all; no framing; forms only
@@ -83,6 +93,22 @@ pub fn router(state: UiState) -> Router {
         .route("/faelle", get(pages::cases))
         .route("/faelle/{melde_id}/{checkup}", get(pages::case).post(pages::record_outcome))
         .route("/briefe/{file}", get(pages::letter_pdf))
+        .route("/statistik", get(office::statistik))
+        .route("/statistik.csv", get(office::statistik_csv))
+        .route("/suche", get(office::search))
+        .route("/eskalationen", get(office::escalations))
+        .route("/briefe", get(office::letters))
+        .route("/pruefung/export.csv", get(office::queue_csv))
+        .route(
+            "/melderegister",
+            get(registry::form).post(registry::upload).layer(DefaultBodyLimit::max(registry::MAX_UPLOAD + 64 * 1024)),
+        )
+        .route("/betrieb/benutzer", get(operator::users).post(operator::add_user))
+        .route("/betrieb/benutzer/{login}/sperre", post(operator::lock_user))
+        .route("/betrieb/organisationen", get(operator::organisations))
+        .route("/betrieb/zertifikate", get(operator::certificates).post(operator::issue))
+        .route("/betrieb/zertifikate/sperren", post(operator::revoke))
+        .route("/betrieb/protokoll", get(operator::audit_log))
         .route("/static/ui.css", get(pages::stylesheet))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(session::same_origin_posts))

@@ -50,9 +50,24 @@ impl Layout {
 
     pub fn for_staff(title: &str, s: &StaffSession, current: &str) -> Layout {
         let items: &[(&'static str, &'static str)] = match s.role {
-            UserRole::Landesamt => &[("/", "Übersicht"), ("/pruefung", "Prüfung")],
+            UserRole::Landesamt => &[
+                ("/", "Übersicht"),
+                ("/statistik", "Statistik"),
+                ("/pruefung", "Prüfung"),
+                ("/suche", "Meldungen"),
+                ("/eskalationen", "Eskalationen"),
+                ("/briefe", "Briefe"),
+                ("/melderegister", "Melderegister"),
+            ],
             UserRole::Gesundheitsamt => &[("/faelle", "Fälle")],
-            UserRole::Praxis | UserRole::Betrieb => &[("/", "Start")],
+            UserRole::Praxis => &[("/", "Start")],
+            UserRole::Betrieb => &[
+                ("/", "Start"),
+                ("/betrieb/benutzer", "Benutzer"),
+                ("/betrieb/organisationen", "Organisationen"),
+                ("/betrieb/zertifikate", "Zertifikate"),
+                ("/betrieb/protokoll", "Audit-Protokoll"),
+            ],
         };
         let mut nav: Vec<NavItem> =
             items.iter().map(|(href, label)| NavItem { href, label, current: *href == current }).collect();
@@ -128,6 +143,9 @@ pub struct MessagePage {
 pub struct LandesamtPage {
     pub l: Layout,
     pub o: oegd_service::overview::Overview,
+    /// What the next daily run would create that is not recorded yet: reminders, escalations.
+    pub due_reminders: usize,
+    pub due_escalations: usize,
     pub today: String,
     pub week_start: String,
     pub last_run: String,
