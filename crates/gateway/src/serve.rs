@@ -8,7 +8,7 @@ use oegd_service::config::{Config, LimitsConfig};
 use oegd_service::datadir::DataDir;
 use oegd_service::{Gateway, ServiceError, admin};
 use oegd_web::api::{ApiState, router};
-use oegd_web::limit::Rate;
+use oegd_web::limit::{HandshakeLimit, Rate};
 use oegd_web::tls::ConnectionLimits;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -210,6 +210,10 @@ fn connection_limits(c: &LimitsConfig) -> ConnectionLimits {
         max_connections_per_ip: usize::try_from(c.max_connections_per_ip).unwrap_or(usize::MAX),
         rate: (c.requests_per_second > 0)
             .then(|| Rate { per_second: f64::from(c.requests_per_second), burst: f64::from(c.request_burst.max(1)) }),
+        failed_handshakes: (c.failed_handshakes_per_ip > 0).then(|| HandshakeLimit {
+            max_failures: c.failed_handshakes_per_ip,
+            cooldown: Duration::from_secs(u64::from(c.failed_handshake_cooldown_secs.max(1))),
+        }),
         ..ConnectionLimits::default()
     }
 }

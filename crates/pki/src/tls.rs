@@ -51,6 +51,14 @@ pub fn server_config(
     anchors: &[String],
     crl: &Path,
 ) -> Result<Arc<ServerConfig>, PkiError> {
+    if anchors.len() > 1 {
+        // The CRL file is our CA's; a further CA's certificates have no revocation list here.
+        tracing::warn!(
+            further_cas = anchors.len() - 1,
+            "client certificates of the CAs in [tls] trusted_ca_files are NOT checked for revocation \
+             (see docs/SECURITY.md)"
+        );
+    }
     let verifier = ReloadingCrlVerifier::new(roots(anchors)?, crl.to_owned())?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?

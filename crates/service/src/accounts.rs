@@ -77,9 +77,10 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("kein Konto / no account").unwrap_or_default())
 }
 
-/// Runs the (deliberately slow) Argon2 work off the async threads.
+/// Runs the (deliberately slow) Argon2 work off the async threads, at most one per core at
+/// a time (19 MiB each): a flood of logins queues instead of starting a thread each.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)
+    crate::intake::cpu_bound(f).await
 }
 
 fn totp(secret_base32: &str) -> Result<TOTP, ServiceError> {
@@ -233,9 +234,18 @@ pub async fn login_password<S: Store>(
     now: Timestamp,
 ) -> Result<Option<HalfSession>, ServiceError> {
     let user = store.user(login).await?;
-    let phc = user.as_ref().map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+    // An unknown login costs the same Argon2 verification as a known one (against a dummy
+    // hash, made once and off the async threads too), so timing does not tell them apart.
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
     let given = password.to_owned();
-    let right = blocking(move || verify_password(&given, &phc)).await?;
+    let right = blocking(move || match phc {
+        Some(phc) => verify_password(&given, &phc),
+        None => {
+            verify_password(&given, dummy_hash());
+            false
+        }
+    })
+    .await?;
     let Some(user) = user else { return Ok(None) };
     if locked(&user, now) {
         return Ok(None);

@@ -74,6 +74,15 @@ pub struct LimitsConfig {
     /// Seconds a client has to send a request's header, and the longest an idle
     /// keep-alive connection stays open.
     pub header_read_timeout_secs: u32,
+    /// Failed TLS handshakes (no or an unknown client certificate, revoked, expired, not TLS
+    /// at all, too slow) from one IP address within `failed_handshake_cooldown_secs` after
+    /// which that address is refused for as long; other addresses are not affected. Behind
+    /// a shared address (a TI access point) one broken client counts for all, hence not
+    /// small. 0: no limit.
+    pub failed_handshakes_per_ip: u32,
+    /// The window in which failed handshakes add up, and how long an address that reached
+    /// `failed_handshakes_per_ip` is refused.
+    pub failed_handshake_cooldown_secs: u32,
 }
 
 impl LimitsConfig {
@@ -86,6 +95,9 @@ impl LimitsConfig {
         }
         if self.handshake_timeout_secs == 0 || self.header_read_timeout_secs == 0 {
             return Err("[limits] Zeitgrenzen müssen mindestens 1 Sekunde betragen.".into());
+        }
+        if self.failed_handshakes_per_ip > 0 && self.failed_handshake_cooldown_secs == 0 {
+            return Err("[limits] failed_handshake_cooldown_secs muss mindestens 1 sein.".into());
         }
         Ok(())
     }
@@ -100,6 +112,8 @@ impl Default for LimitsConfig {
             max_connections_per_ip: 256,
             handshake_timeout_secs: 10,
             header_read_timeout_secs: 10,
+            failed_handshakes_per_ip: 100,
+            failed_handshake_cooldown_secs: 60,
         }
     }
 }

@@ -36,6 +36,40 @@ pub struct Gateway<S> {
     stored: AtomicU64,
 }
 
+/// How long a request waits for a free CPU slot before it gets `503` (with `Retry-After`).
+const CPU_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs CPU-bound work (reading and validating a card, Argon2) on tokio's blocking threads,
+/// at most one job per core at a time. The async workers stay free for I/O however hostile
+/// the bodies are, and a flood of requests waits here for up to [`CPU_WAIT`] instead of
+/// starting one thread (and its memory) each; after that it is refused as `Unavailable`.
+pub(crate) async fn cpu_bound<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServiceError> {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        ))
+    });
+    let permit = match tokio::time::timeout(CPU_WAIT, slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!("CPU-bound work waited too long for a slot; refused with 503");
+            return Err(ServiceError::Unavailable(
+                "Der Server ist ausgelastet; bitte später erneut senden. / The server is busy; please retry later."
+                    .into(),
+            ));
+        }
+    };
+    // The permit goes with the job: a request given up half-way (client gone) still holds
+    // its slot until the job ends.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("CPU-bound task failed: {e}")))
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -126,11 +160,20 @@ impl<S: Store> Gateway<S> {
         received_at: Timestamp,
         actor: &Actor,
     ) -> Result<Submission, ServiceError> {
-        let card = oegd_fhir::read_card(media, body).map_err(|e| match e {
+        // Parsing and validating is pure CPU (hostile bodies up to the size limit included);
+        // it runs off the async workers, bounded by the cores.
+        let owned = body.to_vec();
+        let (card, facts_json, body) = cpu_bound(move || {
+            let card = oegd_fhir::read_card(media, &owned)?;
+            let facts_json = serde_json::to_string(&card);
+            Ok::<_, CardError>((card, facts_json, owned))
+        })
+        .await?
+        .map_err(|e| match e {
             CardError::Unreadable(issues) => ServiceError::Unreadable(issues),
             CardError::Invalid(issues) => ServiceError::Invalid(issues),
         })?;
-        let facts_json = serde_json::to_string(&card).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let facts_json = facts_json.map_err(|e| ServiceError::Internal(e.to_string()))?;
         let report = NewReport {
             id: ReportId(uuid::Uuid::new_v4().to_string()),
             sender: sender.clone(),
@@ -138,8 +181,8 @@ impl<S: Store> Gateway<S> {
             received_at,
             source,
             media_type: media_type_name(media).to_owned(),
-            body: body.to_vec(),
-            body_sha256: sha256_hex(body),
+            body_sha256: sha256_hex(&body),
+            body,
             facts_sha256: sha256_hex(facts_json.as_bytes()),
             facts_json,
             checkup: card.checkup,

@@ -137,9 +137,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -158,7 +158,11 @@ pub async fn serve(
                 Ok(Ok(stream)) => stream,
                 _ => return,
             };
-            let service = tower::service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req));
+            let service = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
+                // the login's per-address rate limit needs the peer
+                req.extensions_mut().insert(session::PeerIp(peer.ip()));
+                app.clone().oneshot(req)
+            });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30)).keep_alive(true);
             let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));

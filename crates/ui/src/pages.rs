@@ -1,7 +1,7 @@
 //! The handlers: each checks the session and role, calls the service core, renders a page.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use oegd_domain::{Checkup, MeldeId};
@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use crate::UiState;
 use crate::session::{
-    FORM_COOKIE, HALF_COOKIE, SESSION_COOKIE, check_csrf, clear_cookie, cookie, set_cookie, staff, staff_in,
+    FORM_COOKIE, HALF_COOKIE, PeerIp, SESSION_COOKIE, check_csrf, clear_cookie, cookie, login_attempt, set_cookie,
+    staff, staff_in,
 };
 use crate::views::*;
 
@@ -22,6 +23,8 @@ type Result<T> = std::result::Result<T, UiError>;
 /// Same answer for unknown login, wrong password, locked account: nothing tells them apart.
 const LOGIN_FAILED: &str = "Anmeldung fehlgeschlagen: Benutzername oder Passwort ist falsch, oder das Konto ist nach \
      wiederholten Fehlversuchen vorübergehend gesperrt.";
+const TOO_MANY_LOGINS: &str = "Zu viele Anmeldeversuche von Ihrem Rechner. Bitte warten Sie einen Moment und \
+     versuchen Sie es dann erneut.";
 const CODE_FAILED: &str = "Der Code ist nicht richtig oder abgelaufen. Bitte geben Sie den aktuellen Code ein.";
 
 #[derive(Deserialize)]
@@ -66,6 +69,24 @@ pub async fn login_form() -> Result<Response> {
     login_page(accounts::new_token()?, None, StatusCode::OK)
 }
 
+/// Every login attempt (password or code) takes a token of its address's bucket; without
+/// one: `429` with `Retry-After` and the login page saying so.
+fn login_rate(peer: Option<&Extension<PeerIp>>) -> Result<Option<Response>> {
+    // every request of `serve` has its peer; without (never), all share one bucket
+    let ip = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.0);
+    match login_attempt(ip) {
+        Ok(()) => Ok(None),
+        Err(secs) => {
+            tracing::warn!(%ip, "login attempts from one address above the rate limit");
+            let mut r = login_page(accounts::new_token()?, Some(TOO_MANY_LOGINS), StatusCode::TOO_MANY_REQUESTS)?;
+            if let Ok(v) = secs.to_string().parse() {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Ok(Some(r))
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default, rename = "_csrf")]
@@ -76,7 +97,15 @@ pub struct LoginForm {
     passwort: String,
 }
 
-pub async fn login(State(state): State<UiState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Result<Response> {
+pub async fn login(
+    State(state): State<UiState>,
+    peer: Option<Extension<PeerIp>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response> {
+    if let Some(throttled) = login_rate(peer.as_ref())? {
+        return Ok(throttled);
+    }
     let expected = cookie(&headers, FORM_COOKIE).ok_or(UiError::Csrf)?;
     if !accounts::constant_time_eq(&expected, &f.csrf) {
         return Err(UiError::Csrf);
@@ -107,7 +136,15 @@ pub struct CodeForm {
     code: String,
 }
 
-pub async fn code(State(state): State<UiState>, headers: HeaderMap, Form(f): Form<CodeForm>) -> Result<Response> {
+pub async fn code(
+    State(state): State<UiState>,
+    peer: Option<Extension<PeerIp>>,
+    headers: HeaderMap,
+    Form(f): Form<CodeForm>,
+) -> Result<Response> {
+    if let Some(throttled) = login_rate(peer.as_ref())? {
+        return Ok(throttled);
+    }
     let Some(token) = cookie(&headers, HALF_COOKIE) else { return Ok(Redirect::to("/anmelden").into_response()) };
     let now = state.clock.now();
     let Some(half) = accounts::half_session(&state.store, &token, now).await? else {

@@ -1,5 +1,10 @@
 //! Cookies, the logged-in person of a request, CSRF and same-origin checks.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -16,6 +21,41 @@ pub const SESSION_COOKIE: &str = "__Host-oegd-sitzung";
 pub const HALF_COOKIE: &str = "__Host-oegd-anmeldung";
 /// The login form's own CSRF token (double submit: there is no session yet).
 pub const FORM_COOKIE: &str = "__Host-oegd-formular";
+
+/// The peer address of the request's connection (put on every request by [`crate::serve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub IpAddr);
+
+/// Login attempts (password or code) one address may make at once ...
+const LOGIN_BURST: f64 = 30.0;
+/// ... and then one per this many seconds. Generous for an office whose staff log in
+/// behind one address at the start of the day; the per-account lockout (5 failures, 15
+/// minutes) stops guessing one password, this stops one address from trying many accounts.
+const LOGIN_SECONDS_PER_ATTEMPT: f64 = 2.0;
+
+/// Takes one login attempt from `ip`'s token bucket: `Ok(())`, or `Err(seconds)` until the
+/// next attempt is allowed.
+pub fn login_attempt(ip: IpAddr) -> Result<(), u64> {
+    static BUCKETS: OnceLock<Mutex<HashMap<IpAddr, (f64, Instant)>>> = OnceLock::new();
+    let now = Instant::now();
+    let refill = |(tokens, at): (f64, Instant)| {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() / LOGIN_SECONDS_PER_ATTEMPT).min(LOGIN_BURST)
+    };
+    let mut buckets = BUCKETS.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if buckets.len() > 4096 {
+        // a full bucket and a forgotten one behave the same
+        buckets.retain(|_, b| refill(*b) < LOGIN_BURST);
+    }
+    let tokens = buckets.get(&ip).copied().map_or(LOGIN_BURST, refill);
+    if tokens >= 1.0 {
+        buckets.insert(ip, (tokens - 1.0, now));
+        Ok(())
+    } else {
+        buckets.insert(ip, (tokens, now));
+        // whole seconds, rounded up
+        Err((((1.0 - tokens) * LOGIN_SECONDS_PER_ATTEMPT).ceil() as u64).max(1))
+    }
+}
 
 /// A cookie value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -7,6 +7,10 @@
 //!   twenty lines, and its behaviour is easy to read and to test.
 //! - [`ConnectionCounter`]: open connections per peer IP address, known before any TLS
 //!   work is done, so that one address cannot hold every connection slot.
+//! - [`HandshakeGuard`]: failed TLS handshakes per peer IP address (no certificate, another
+//!   CA, revoked, expired, garbage, too slow). An address that fails `max` times within the
+//!   cool-down is refused (its connections closed before any TLS work) for the cool-down;
+//!   other addresses are not affected.
 //!
 //! Both use the monotonic clock of the runtime (`tokio::time::Instant`): they measure
 //! intervals, never the time of day.
@@ -128,6 +132,74 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// How many failed handshakes from one address, within what time, shut it out for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeLimit {
+    pub max_failures: u32,
+    pub cooldown: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since: Instant,
+    refused_until: Option<Instant>,
+}
+
+/// Failed TLS handshakes per peer address, with a cool-down.
+#[derive(Debug)]
+pub struct HandshakeGuard {
+    limit: HandshakeLimit,
+    by_ip: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+impl HandshakeGuard {
+    pub fn new(limit: HandshakeLimit) -> Self {
+        Self { limit, by_ip: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether connections from `ip` are refused now (before any TLS work).
+    pub fn refused(&self, ip: IpAddr) -> bool {
+        self.refused_at(ip, Instant::now())
+    }
+
+    /// Counts a failed handshake of `ip`; `true` when this failure shuts the address out.
+    pub fn failed(&self, ip: IpAddr) -> bool {
+        self.failed_at(ip, Instant::now())
+    }
+
+    fn refused_at(&self, ip: IpAddr, now: Instant) -> bool {
+        let by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
+        by_ip.get(&ip).and_then(|f| f.refused_until).is_some_and(|until| now < until)
+    }
+
+    fn failed_at(&self, ip: IpAddr, now: Instant) -> bool {
+        let cooldown = self.limit.cooldown;
+        let mut by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if by_ip.len() > PRUNE_ABOVE {
+            // Addresses neither refused nor with a failure within the cool-down behave as
+            // unknown ones.
+            by_ip.retain(|_, f| {
+                f.refused_until.is_some_and(|until| now < until) || now.saturating_duration_since(f.since) < cooldown
+            });
+        }
+        let f = by_ip.entry(ip).or_insert(Failures { count: 0, since: now, refused_until: None });
+        if now.saturating_duration_since(f.since) >= cooldown {
+            // Failures older than the cool-down are forgotten.
+            f.count = 0;
+            f.since = now;
+        }
+        f.count = f.count.saturating_add(1);
+        if f.count >= self.limit.max_failures.max(1) {
+            f.count = 0;
+            f.since = now;
+            f.refused_until = Some(now + cooldown);
+            return true;
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +250,27 @@ mod tests {
         assert!(counter.open(b).is_some());
         drop(s1);
         assert!(counter.open(a).is_some());
+    }
+
+    #[test]
+    fn failed_handshakes_shut_one_address_out_for_the_cooldown() {
+        let guard = HandshakeGuard::new(HandshakeLimit { max_failures: 3, cooldown: Duration::from_secs(60) });
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let t0 = Instant::now();
+        assert!(!guard.failed_at(a, t0));
+        assert!(!guard.failed_at(a, t0));
+        assert!(!guard.refused_at(a, t0));
+        assert!(guard.failed_at(a, t0), "the third failure shuts the address out");
+        assert!(guard.refused_at(a, t0 + Duration::from_secs(59)));
+        assert!(!guard.refused_at(b, t0), "another address is not affected");
+        assert!(!guard.refused_at(a, t0 + Duration::from_secs(60)), "served again after the cool-down");
+        // Failures spread wider than the cool-down never add up.
+        let t1 = t0 + Duration::from_secs(120);
+        for i in 0..10 {
+            assert!(!guard.failed_at(b, t1 + Duration::from_secs(61 * i)));
+            assert!(!guard.failed_at(b, t1 + Duration::from_secs(61 * i + 1)));
+        }
+        assert!(!guard.refused_at(b, t1 + Duration::from_secs(700)));
     }
 }

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::errors::outcome;
-use crate::limit::{ConnectionCounter, Rate, RateLimiter};
+use crate::limit::{ConnectionCounter, HandshakeGuard, HandshakeLimit, Rate, RateLimiter};
 
 /// Limits that protect the server from slow, greedy or runaway clients.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +39,9 @@ pub struct ConnectionLimits {
     pub max_connections_per_ip: usize,
     /// Requests per client (Telematik-ID); `None`: unlimited.
     pub rate: Option<Rate>,
+    /// Failed TLS handshakes per IP address before it is refused for a while; `None`:
+    /// unlimited.
+    pub failed_handshakes: Option<HandshakeLimit>,
 }
 
 impl Default for ConnectionLimits {
@@ -50,6 +53,7 @@ impl Default for ConnectionLimits {
             max_connections: 1024,
             max_connections_per_ip: 256,
             rate: Some(Rate { per_second: 200.0, burst: 1000.0 }),
+            failed_handshakes: Some(HandshakeLimit { max_failures: 100, cooldown: Duration::from_secs(60) }),
         }
     }
 }
@@ -85,6 +89,7 @@ pub async fn serve(
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let per_ip = ConnectionCounter::new(limits.max_connections_per_ip.max(1));
     let limiter = limits.rate.map(|rate| Arc::new(RateLimiter::new(rate)));
+    let guard = limits.failed_handshakes.map(|limit| Arc::new(HandshakeGuard::new(limit)));
     // Each connection watches this; after shutdown we wait until every connection has
     // dropped its receiver.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -111,7 +116,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(slot) = per_ip.open(peer_addr.ip()) else {
+        let ip = peer_addr.ip();
+        if guard.as_ref().is_some_and(|g| g.refused(ip)) {
+            // Closed before any TLS work: the address failed too many handshakes lately.
+            drop(tcp);
+            continue;
+        }
+        let Some(slot) = per_ip.open(ip) else {
             tracing::debug!("too many connections from one address; closed");
             drop(tcp);
             continue;
@@ -120,17 +131,28 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let app = app.clone();
         let limiter = limiter.clone();
+        let guard = guard.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let _slots = (permit, slot);
+            let handshake_failed = || {
+                if let Some(g) = &guard
+                    && g.failed(ip)
+                {
+                    // An address, not a person's data: the operator needs it to act.
+                    tracing::warn!(%ip, "too many failed TLS handshakes; address refused for the cool-down");
+                }
+            };
             let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "TLS handshake refused");
+                    handshake_failed();
                     return;
                 }
                 Err(_) => {
                     tracing::debug!("TLS handshake timed out");
+                    handshake_failed();
                     return;
                 }
             };
@@ -141,6 +163,7 @@ pub async fn serve(
                 Ok(peer) => Sender { telematik_id: peer.telematik_id, profession: peer.profession },
                 Err(e) => {
                     tracing::warn!(error = %e, "client certificate without a usable identity");
+                    handshake_failed();
                     return;
                 }
             };
