@@ -408,6 +408,7 @@ async fn operator_manages_users_certificates_and_reads_the_audit_log() {
         assert!(log.body.contains(action), "{action} in the newest entries");
     }
     assert!(log.body.contains("user:olaf"), "actions are attributed to the operator's login");
+    assert!(log.body.contains("<td>user:olaf</td><td>user.added</td>"), "the user added in the interface, by whom");
     assert_csv(&op.get("/betrieb/protokoll?format=csv").await, "Nr.;Zeit;Wer;Aktion;Objekt;Details;Hash");
     let verified = env.cli_ok(&["audit", "verify"]);
     assert!(!verified.is_empty());

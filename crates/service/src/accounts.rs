@@ -157,6 +157,19 @@ pub async fn add_user<S: Store>(
     role: UserRole,
     now: Timestamp,
 ) -> Result<NewCredentials, ServiceError> {
+    add_user_by(store, login, organisation, role, now, &Actor::Operator).await
+}
+
+/// [`add_user`] recorded in the audit log as done by `actor` (an operator in the web
+/// interface: `user:LOGIN`).
+pub async fn add_user_by<S: Store>(
+    store: &S,
+    login: &str,
+    organisation: &TelematikId,
+    role: UserRole,
+    now: Timestamp,
+    actor: &Actor,
+) -> Result<NewCredentials, ServiceError> {
     if !valid_login(login) {
         return Err(ServiceError::Usage(
             "Der Benutzername muss 3 bis 64 Zeichen lang sein: Kleinbuchstaben a–z, Ziffern, Punkt, Binde- und Unterstrich."
@@ -193,7 +206,7 @@ pub async fn add_user<S: Store>(
         totp_last_step: None,
         created_at: now,
     };
-    store.add_user(&user, &Actor::Operator).await.map_err(|e| match e {
+    store.add_user(&user, actor).await.map_err(|e| match e {
         StoreError::AlreadyExists(_) => ServiceError::Usage(format!("Den Benutzer {login} gibt es bereits.")),
         other => other.into(),
     })?;

@@ -42,6 +42,20 @@ pub async fn import_registry<S: Store>(
     now: Timestamp,
     progress: &mut (dyn FnMut(ImportStep, usize, usize) + Send),
 ) -> Result<RegistryImport, ServiceError> {
+    import_registry_by(store, file_name, bytes, strict, now, progress, &Actor::Operator).await
+}
+
+/// [`import_registry`] recorded in the audit log as done by `actor` (a person in the web
+/// interface: `user:LOGIN`).
+pub async fn import_registry_by<S: Store>(
+    store: &S,
+    file_name: &str,
+    bytes: &[u8],
+    strict: bool,
+    now: Timestamp,
+    progress: &mut (dyn FnMut(ImportStep, usize, usize) + Send),
+    actor: &Actor,
+) -> Result<RegistryImport, ServiceError> {
     progress(ImportStep::Reading, 0, 1);
     let file = read_registry(bytes);
     progress(ImportStep::Reading, 1, 1);
@@ -72,7 +86,7 @@ pub async fn import_registry<S: Store>(
         rows,
     };
     progress(ImportStep::Storing, 0, delivery.rows.len());
-    let outcome = store.import_delivery(&delivery, &Actor::Operator).await?;
+    let outcome = store.import_delivery(&delivery, actor).await?;
     progress(ImportStep::Storing, delivery.rows.len(), delivery.rows.len());
     let (seq, imported) = match outcome {
         DeliveryOutcome::Imported { seq } => (seq, true),

@@ -183,7 +183,7 @@ pub async fn add_user(
         return users_page(&state, &s, None, Some("Bitte wählen Sie eine Organisation.".into()), None).await;
     };
     let login = f.benutzer.trim().to_lowercase();
-    match accounts::add_user(&state.store, &login, &org, role, state.clock.now()).await {
+    match accounts::add_user_by(&state.store, &login, &org, role, state.clock.now(), &actor(&s)).await {
         Ok(c) => {
             let secret = c.totp_uri.split("secret=").nth(1).and_then(|r| r.split('&').next()).unwrap_or("").to_owned();
             let created = Credentials { login: c.login.clone(), password: c.initial_password, secret, uri: c.totp_uri };

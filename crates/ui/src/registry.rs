@@ -137,9 +137,11 @@ pub async fn upload(State(state): State<UiState>, headers: HeaderMap, mut form: 
         }
         return render(&state, &s, None, Some(text)).await;
     }
-    let r = registry::import_registry(&state.store, &name, &bytes, false, state.clock.now(), &mut |_, _, _| {})
-        .await
-        .map_err(UiError::from)?;
+    let actor = oegd_store::Actor::User(s.login.clone());
+    let r =
+        registry::import_registry_by(&state.store, &name, &bytes, false, state.clock.now(), &mut |_, _, _| {}, &actor)
+            .await
+            .map_err(UiError::from)?;
     tracing::info!(
         delivery = r.delivery,
         rows = r.rows,
