@@ -154,7 +154,7 @@ pub async fn start_with(
         programme_stopped,
     ));
     let ui = match ui_listen.or(config.ui.listen) {
-        Some(addr) => Some(start_ui(dir, &config, addr, gateway.store().clone(), profile, clock.clone()).await?),
+        Some(addr) => Some(start_ui(dir, &config, addr, gateway.clone(), profile, clock.clone()).await?),
         None => None,
     };
     let ui_addr = ui.as_ref().map(|(addr, _, _)| *addr);
@@ -173,7 +173,7 @@ async fn start_ui(
     dir: &DataDir,
     config: &Config,
     addr: SocketAddr,
-    store: AnyStore,
+    gateway: Arc<Gateway<AnyStore>>,
     profile: Profile,
     clock: Arc<dyn Clock>,
 ) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), ServiceError> {
@@ -186,10 +186,12 @@ async fn start_ui(
         .map_err(|e| ServiceError::Usage(format!("Kann nicht auf {addr} lauschen: {e}")))?;
     let ui_addr = listener.local_addr()?;
     let idle = jiff::SignedDuration::from_mins(i64::from(config.ui.session_idle_minutes.max(1)));
+    let store = gateway.store().clone();
     let app = oegd_ui::router(oegd_ui::UiState {
         store,
         clock,
         session_idle: idle,
+        gateway,
         profile: Arc::new(profile),
         data_dir: Some(dir.clone()),
     });

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod cases;
+pub mod child;
 pub mod cohort;
 pub mod config;
 pub mod datadir;
@@ -24,6 +25,7 @@ pub mod receipt;
 pub mod register;
 pub mod registry;
 pub mod states;
+pub mod webform;
 
 pub use error::ServiceError;
 pub use intake::{Gateway, Sender, Submission};

@@ -14,10 +14,12 @@
 //! Like `oegd-web`, this crate knows HTTP; it calls the service core for everything else.
 
 mod charts;
+mod child;
 mod export;
 mod office;
 mod operator;
 mod pages;
+mod practice;
 mod registry;
 mod session;
 mod views;
@@ -48,6 +50,8 @@ pub struct UiState {
     pub clock: Arc<dyn Clock>,
     /// A session without a request for this long is ended.
     pub session_idle: SignedDuration,
+    /// The intake, shared with the API: the practices' form submits through it.
+    pub gateway: Arc<oegd_service::Gateway<AnyStore>>,
     /// The state's programme profile (check-up windows and states of a child's page).
     pub profile: Arc<oegd_programme::Profile>,
     /// The data directory (CA key, CRL): the operator issues and revokes certificates with
@@ -68,7 +72,9 @@ pub async fn security_headers(mut response: Response) -> Response {
     set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // not `no-referrer`: with it, browsers send `Origin: null` on our own form posts, which
+    // the same-origin check must refuse; `same-origin` sends nothing to other sites either
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
@@ -93,6 +99,10 @@ pub fn router(state: UiState) -> Router {
         .route("/faelle", get(pages::cases))
         .route("/faelle/{melde_id}/{checkup}", get(pages::case).post(pages::record_outcome))
         .route("/briefe/{file}", get(pages::letter_pdf))
+        .route("/kinder/{melde_id}", get(child::child_page))
+        .route("/meldung", get(practice::form).post(practice::submit))
+        .route("/meldungen", get(practice::reports))
+        .route("/meldungen/{report_id}", get(practice::receipt))
         .route("/statistik", get(office::statistik))
         .route("/statistik.csv", get(office::statistik_csv))
         .route("/suche", get(office::search))

@@ -60,7 +60,7 @@ impl Layout {
                 ("/melderegister", "Melderegister"),
             ],
             UserRole::Gesundheitsamt => &[("/faelle", "Fälle")],
-            UserRole::Praxis => &[("/", "Start")],
+            UserRole::Praxis => &[("/meldung", "Untersuchung melden"), ("/meldungen", "Meine Meldungen")],
             UserRole::Betrieb => &[
                 ("/", "Start"),
                 ("/betrieb/benutzer", "Benutzer"),

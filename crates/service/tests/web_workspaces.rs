@@ -1,0 +1,187 @@
+//! The service side of two web workspaces, on a real data directory with the programme
+//! fixture: a child's timeline (a person's link shows at once: the report joins it and its
+//! check-up turns fulfilled), and the practices' form (the same card through the same intake
+//! as the API: the API takes it as a resubmission of the form's card).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use oegd_domain::{Clock, OrgKind, TelematikId};
+use oegd_fhir::MediaType;
+use oegd_programme::{CheckupState, Profile};
+use oegd_service::child::{self, Event};
+use oegd_service::config::Config;
+use oegd_service::datadir::DataDir;
+use oegd_service::linking::{self, Verdict};
+use oegd_service::webform::{self, CheckupForm, FormOutcome, field};
+use oegd_service::{Gateway, Sender, admin, import, letters, programme, registry};
+use oegd_store::{Actor, LinkState, Organisation, ReportSource, Store};
+
+fn fixture(rel: &str) -> PathBuf {
+    std::env::var_os("OEGD_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// 2026-01-15: a fortnight after the fixture's last day.
+const NOW: Timestamp = Timestamp::constant(1_768_471_200, 0);
+
+struct FixedClock;
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        NOW
+    }
+}
+
+async fn loaded(root: &Path) -> Gateway<oegd_store_any::AnyStore> {
+    let dir = DataDir::new(&root.join("data"));
+    admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
+    let store = admin::open_store(&dir).await.unwrap();
+    for i in 1..=3 {
+        let bytes = std::fs::read(fixture(&format!("programme/small/meldedaten_{i}.csv"))).unwrap();
+        registry::import_registry(&store, "m.csv", &bytes, true, NOW, &mut |_, _, _| {}).await.unwrap();
+    }
+    let gateway = Gateway::new(store, Arc::new(FixedClock)).await.unwrap();
+    let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();
+    import::import_reports(&gateway, std::io::BufReader::new(file), |_| {}).await.unwrap();
+    let profile = Profile::mv();
+    programme::run_jobs(gateway.store(), &profile, &letters::sender_for(&profile), date(2025, 12, 31), NOW)
+        .await
+        .unwrap();
+    gateway
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_childs_timeline_shows_a_persons_link_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = loaded(tmp.path()).await;
+    let store = gateway.store();
+    let profile = Profile::mv();
+    let today = child::today(NOW);
+
+    // a review entry with a candidate whose check-up is still open
+    let mut pick = None;
+    'entries: for e in linking::review_queue(store).await.unwrap() {
+        for c in &e.candidates {
+            let Ok(view) = child::child(store, &profile, &c.melde_id, today).await else { continue };
+            let open = view.checkups.iter().find(|l| l.checkup == e.untersuchung).and_then(|l| l.report.as_ref());
+            if open.is_some_and(|r| matches!(r.state, CheckupState::NotDue | CheckupState::Reminded)) {
+                pick = Some((e.report_id.clone(), c.melde_id.clone(), e.untersuchung, e.version, view));
+                break 'entries;
+            }
+        }
+    }
+    let (report, kind, checkup, version, before) = pick.expect("the fixture has such an entry");
+    assert!(before.in_review.contains(&report));
+    let has_report =
+        |v: &child::ChildView| v.timeline.iter().any(|t| matches!(&t.event, Event::Report(r) if r.report_id == report));
+    assert!(!has_report(&before));
+    // the timeline is in date order and starts with the child's registration
+    assert!(before.timeline.windows(2).all(|w| w[0].date <= w[1].date));
+    assert!(matches!(before.timeline[0].event, Event::Registration { .. }));
+
+    linking::decide(
+        store,
+        &report,
+        &Verdict::Accept(Some(kind.clone())),
+        Some(version),
+        today,
+        &Actor::User("anna".into()),
+        NOW,
+    )
+    .await
+    .unwrap();
+    let after = child::child(store, &profile, &kind, today).await.unwrap();
+    assert!(has_report(&after));
+    let entry = after
+        .timeline
+        .iter()
+        .find_map(|t| match &t.event {
+            Event::Report(r) if r.report_id == report => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((entry.state, entry.decided_by.as_str(), entry.effective), (LinkState::Confirmed, "user:anna", today));
+    assert!(entry.practice.is_some());
+    let line = after.checkups.iter().find(|l| l.checkup == checkup).unwrap();
+    assert_eq!(line.report.as_ref().unwrap().state, CheckupState::Fulfilled);
+    assert!(!after.in_review.contains(&report));
+
+    // letters on the timeline carry their id; an unknown child is not found
+    let with_letter = store.actions(Some("reminder")).await.unwrap().pop().unwrap();
+    let view = child::child(store, &profile, &with_letter.melde_id, today).await.unwrap();
+    assert!(view.timeline.iter().any(|t| matches!(&t.event, Event::Letter { letter_id, .. }
+        if *letter_id == letters::letter_id(&with_letter.key()))));
+    let unknown = oegd_domain::MeldeId::parse("MV0000000000").unwrap();
+    assert!(matches!(
+        child::child(store, &profile, &unknown, today).await,
+        Err(oegd_service::ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_is_the_apis_card_through_the_apis_intake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = loaded(tmp.path()).await;
+    let practice = Organisation {
+        telematik_id: TelematikId::parse("1-20781234500").unwrap(),
+        kind: OrgKind::Praxis,
+        name: "Kinderarztpraxis Dr. Möller".into(),
+        kreise: vec![],
+        created_at: NOW,
+    };
+    gateway.store().add_organisation(&practice, &Actor::Operator).await.unwrap();
+    let sender = Sender { telematik_id: practice.telematik_id.clone(), profession: practice.kind.profession_oid() };
+    let today = child::today(NOW);
+    let form = CheckupForm {
+        given_name: "Jülie".into(),
+        family_name: "von der Lühe".into(),
+        birth_date: "2025-03-14".into(),
+        kvnr: "B730152844".into(),
+        checkup: "U4".into(),
+        exam_date: "20.06.2025".into(),
+        doctor_given: "Uwe".into(),
+        doctor_family: "Tessenow".into(),
+        ..webform::new_form(NOW)
+    };
+
+    // an error: nothing stored, the message at its field
+    let bad = CheckupForm { kvnr: "B730152845".into(), ..form.clone() };
+    match webform::submit(&gateway, &sender, &practice, &bad, today).await.unwrap() {
+        FormOutcome::Rejected(errors) => assert_eq!(errors.iter().map(|e| e.field).collect::<Vec<_>>(), [field::KVNR]),
+        FormOutcome::Received(_) => panic!("an invalid KVNR was accepted"),
+    }
+    let mine = oegd_store::ReportFilter { sender: Some(practice.telematik_id.clone()), limit: None };
+    assert!(gateway.store().reports(&mine).await.unwrap().is_empty());
+
+    let FormOutcome::Received(first) = webform::submit(&gateway, &sender, &practice, &form, today).await.unwrap()
+    else {
+        panic!("a valid form was refused");
+    };
+    assert!(first.created);
+    assert_eq!(first.report.source, ReportSource::WebForm);
+    assert_eq!(first.report.media_type, "application/fhir+json");
+    // the same form again (a double click): the first receipt, nothing new
+    let FormOutcome::Received(again) = webform::submit(&gateway, &sender, &practice, &form, today).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((again.created, &again.report.id), (false, &first.report.id));
+    // the same card over the API is the same report: the intake cannot tell them apart
+    let body = webform::card_bytes(&webform::card_input(&form, &practice, today, NOW).unwrap()).unwrap();
+    let api = gateway.submit_card(&sender, MediaType::Json, &body, ReportSource::Api).await.unwrap();
+    assert_eq!((api.created, &api.report.id), (false, &first.report.id));
+    assert_eq!(api.report.body, body);
+    // another practice never sees it
+    let other = Sender {
+        telematik_id: TelematikId::parse("1-2098765432").unwrap(),
+        profession: OrgKind::Praxis.profession_oid(),
+    };
+    assert!(gateway.report_for(&other, &first.report.id).await.is_err());
+    assert_eq!(gateway.report_for(&sender, &first.report.id).await.unwrap().id, first.report.id);
+}
