@@ -275,7 +275,7 @@ fn german(diagnostics: &str) -> String {
 #[derive(Debug)]
 pub enum FormOutcome {
     /// Stored (or, for the same form sent again, the first one): the receipt's report.
-    Received(Submission),
+    Received(Box<Submission>),
     /// Nothing stored; the problems by field.
     Rejected(Vec<FieldError>),
 }
@@ -299,7 +299,7 @@ pub async fn submit<S: Store>(
     };
     let body = card_bytes(&input)?;
     match gateway.submit_card(sender, MediaType::Json, &body, ReportSource::WebForm).await {
-        Ok(submission) => Ok(FormOutcome::Received(submission)),
+        Ok(submission) => Ok(FormOutcome::Received(Box::new(submission))),
         Err(ServiceError::Invalid(issues) | ServiceError::Unreadable(issues)) => Ok(FormOutcome::Rejected(
             issues.iter().map(|i| err(field_of(&i.expression), german(&i.diagnostics))).collect(),
         )),

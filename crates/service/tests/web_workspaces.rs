@@ -39,7 +39,7 @@ impl Clock for FixedClock {
 }
 
 async fn loaded(root: &Path) -> Gateway<oegd_store_any::AnyStore> {
-    let dir = DataDir::new(&root.join("data"));
+    let dir = DataDir::new(root.join("data"));
     admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
     let store = admin::open_store(&dir).await.unwrap();
     for i in 1..=3 {
