@@ -52,6 +52,7 @@ struct Ids {
 fn pages(ids: &Ids) -> Vec<(String, [Expect; 7])> {
     const L_ONLY: [Expect; 7] = [Ok, Forbidden, Forbidden, Forbidden, Forbidden, Login, Login];
     const GA_ONLY: [Expect; 7] = [Forbidden, Ok, Ok, Forbidden, Forbidden, Login, Login];
+    const P_ONLY: [Expect; 7] = [Forbidden, Forbidden, Forbidden, Ok, Forbidden, Login, Login];
     const B_ONLY: [Expect; 7] = [Forbidden, Forbidden, Forbidden, Forbidden, Ok, Login, Login];
     const STAFF: [Expect; 7] = [Ok, Ok, Ok, Ok, Ok, Login, Login];
     const PUBLIC: [Expect; 7] = [Ok; 7];
@@ -70,6 +71,7 @@ fn pages(ids: &Ids) -> Vec<(String, [Expect; 7])> {
         ("/pruefung/export.csv".into(), L_ONLY),
         (format!("/briefe/{}.pdf", ids.letter), L_ONLY),
         ("/briefe".into(), L_ONLY),
+        (format!("/kinder/{}", ids.melde_id), L_ONLY),
         ("/statistik".into(), L_ONLY),
         ("/statistik.csv?reihe=teilnahme".into(), L_ONLY),
         ("/suche".into(), L_ONLY),
@@ -81,6 +83,10 @@ fn pages(ids: &Ids) -> Vec<(String, [Expect; 7])> {
             format!("/faelle/{}/{}", ids.melde_id, ids.checkup),
             [Forbidden, Ok, NotFound, Forbidden, Forbidden, Login, Login],
         ),
+        // practices: a report that is not the practice's own is not found
+        ("/meldung".into(), P_ONLY),
+        ("/meldungen".into(), P_ONLY),
+        (format!("/meldungen/{}", ids.report), [Forbidden, Forbidden, Forbidden, NotFound, Forbidden, Login, Login]),
         // operations
         ("/betrieb/benutzer".into(), B_ONLY),
         ("/betrieb/organisationen".into(), B_ONLY),
