@@ -2,7 +2,7 @@
 // directory, TOTP codes, the server's certificate key for Chromium, screenshots.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { createHmac, createHash, X509Certificate } from 'node:crypto';
+import { createHmac, createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,12 +27,27 @@ export function requireTools() {
   }
 }
 
-/** A data directory of its own, driven by the real CLI. */
+/** A data directory of its own, driven by the real CLI. With `OEGD_TEST_DATABASE_URL` (as for
+ * the Rust end-to-end tests) its database is a fresh PostgreSQL database, dropped at the end. */
 export class Gateway {
   constructor() {
     this.root = mkdtempSync(join(tmpdir(), 'oegd-e2e-'));
     this.data = join(this.root, 'data');
     this.server = null;
+    this.adminUrl = process.env.OEGD_TEST_DATABASE_URL ?? null;
+    this.database = null;
+  }
+
+  /** A fresh PostgreSQL database for this gateway, or null for SQLite. */
+  databaseUrl() {
+    if (!this.adminUrl) return null;
+    if (!this.database) {
+      this.database = `oegd_e2e_${randomBytes(6).toString('hex')}`;
+      execFileSync('psql', [this.adminUrl, '-qc', `CREATE DATABASE ${this.database}`], { stdio: 'inherit' });
+    }
+    const url = new URL(this.adminUrl);
+    url.pathname = `/${this.database}`;
+    return url.toString();
   }
 
   env() {
@@ -42,6 +57,8 @@ export class Gateway {
   }
 
   cli(...args) {
+    const url = args[0] === 'init' ? this.databaseUrl() : null;
+    if (url) args = [...args, '--database-url', url];
     return execFileSync(BIN, args, { encoding: 'utf8', env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
@@ -81,6 +98,11 @@ export class Gateway {
   stop() {
     if (this.server && this.server.exitCode === null) this.server.kill('SIGTERM');
     rmSync(this.root, { recursive: true, force: true });
+    if (this.database) {
+      execFileSync('psql', [this.adminUrl, '-qc', `DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`], {
+        stdio: 'inherit',
+      });
+    }
   }
 }
 
