@@ -135,10 +135,12 @@ pub async fn cases<S: Store>(store: &S, kreise: &[Kreisschluessel]) -> Result<Ve
     }
     let rows = register::rows(store).await?;
     let latest = register::latest_records(&rows, None);
+    // an erased child's record keeps only its pseudonymous rest: no name to show
+    let erased: std::collections::BTreeSet<MeldeId> = store.erased_children().await?.into_iter().collect();
     let mut cases = Vec::new();
     for a in actions.iter().filter(|a| a.kind == "escalation" && in_districts(a, kreise)) {
         let (Some(checkup), Some(district)) = (a.checkup, a.district.clone()) else { continue };
-        let child = latest.get(&a.melde_id).map(|r| CaseChild {
+        let child = latest.get(&a.melde_id).filter(|_| !erased.contains(&a.melde_id)).map(|r| CaseChild {
             given_names: r.given_names.join(" "),
             family_name: r.family_name.clone(),
             birth_date: r.birth_date,
