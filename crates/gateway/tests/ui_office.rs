@@ -370,6 +370,39 @@ async fn operator_manages_users_certificates_and_reads_the_audit_log() {
         &op.get("/betrieb/organisationen?format=csv").await,
         "Telematik-ID;Art;Name;Kreise;Benutzer;Gültige Zertifikate",
     );
+    // A new organisation from the form; a health office needs a valid district; nothing is
+    // created on a refusal, and an existing Telematik-ID is not taken twice.
+    let ocsrf = o.csrf();
+    let new_org = |art: &'static str, id: &'static str, kreise: &'static str| {
+        [
+            ("_csrf", ocsrf.clone()),
+            ("art", art.into()),
+            ("name", "Gesundheitsamt Testkreis".into()),
+            ("telematik_id", id.into()),
+            ("kreise", kreise.into()),
+        ]
+    };
+    const NEW_GA: &str = "5-2-20999000";
+    for (form, says) in [
+        (new_org("gesundheitsamt", NEW_GA, ""), "mindestens einen Kreisschlüssel"),
+        (new_org("gesundheitsamt", NEW_GA, "1307"), "kein Kreisschlüssel"),
+        (new_org("gesundheitsamt", "kein-id", "13071"), "Telematik-ID ist ungültig"),
+        (new_org("gesundheitsamt", PRAXIS, "13071"), "existiert bereits"),
+    ] {
+        let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = op.post("/betrieb/organisationen", &fields).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains(says), "{says}: {}", r.body);
+    }
+    assert!(!op.get("/betrieb/organisationen").await.body.contains(NEW_GA));
+    let form = new_org("gesundheitsamt", NEW_GA, "13071, 13072");
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = op.post("/betrieb/organisationen", &fields).await;
+    assert_eq!((r.status, r.header("location")), (303, "/betrieb/organisationen?hinweis=organisation"), "{}", r.body);
+    let o = op.get("/betrieb/organisationen?hinweis=organisation").await;
+    assert!(o.body.contains("Die Organisation ist angelegt"));
+    assert!(o.body.contains(NEW_GA) && o.body.contains("13071, 13072"));
+    assert!(env.cli_ok(&["org", "list"]).contains(NEW_GA), "the CLI sees it too");
 
     // A certificate: issued as ZIP (client.crt, client.key, ca.crt); it works against the API.
     let page = op.get("/betrieb/zertifikate").await;
@@ -404,7 +437,7 @@ async fn operator_manages_users_certificates_and_reads_the_audit_log() {
     let log = op.get("/betrieb/protokoll").await;
     assert_eq!(log.status, 200);
     assert!(log.body.contains("Die Kette ist intakt"), "{}", log.body);
-    for action in ["user.locked", "user.unlocked", "certificate.revoked"] {
+    for action in ["user.locked", "user.unlocked", "certificate.revoked", "organisation.added"] {
         assert!(log.body.contains(action), "{action} in the newest entries");
     }
     assert!(log.body.contains("user:olaf"), "actions are attributed to the operator's login");

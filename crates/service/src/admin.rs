@@ -208,7 +208,7 @@ pub fn load_ca(dir: &DataDir) -> Result<CaMaterial, ServiceError> {
     Ok(CaMaterial { cert_pem: read(&dir.ca_cert())?, key_pem: read(&dir.ca_key())? })
 }
 
-/// Registers an organisation.
+/// Registers an organisation (the CLI: recorded as the operator).
 pub async fn add_organisation<S: Store>(
     store: &S,
     kind: OrgKind,
@@ -217,20 +217,31 @@ pub async fn add_organisation<S: Store>(
     kreise: Vec<Kreisschluessel>,
     now: Timestamp,
 ) -> Result<Organisation, ServiceError> {
+    add_organisation_by(store, kind, name, telematik_id, kreise, now, &Actor::Operator).await
+}
+
+/// Registers an organisation on behalf of `actor` (the web interface: the operator's login).
+pub async fn add_organisation_by<S: Store>(
+    store: &S,
+    kind: OrgKind,
+    name: &str,
+    telematik_id: TelematikId,
+    kreise: Vec<Kreisschluessel>,
+    now: Timestamp,
+    actor: &Actor,
+) -> Result<Organisation, ServiceError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ServiceError::Usage("Der Name muss 1 bis 200 Zeichen lang sein.".into()));
     }
     if kind == OrgKind::Gesundheitsamt && kreise.is_empty() {
-        return Err(ServiceError::Usage(
-            "Ein Gesundheitsamt braucht mindestens einen Kreisschlüssel (--kreis).".into(),
-        ));
+        return Err(ServiceError::Usage("Ein Gesundheitsamt braucht mindestens einen Kreisschlüssel.".into()));
     }
     if kind != OrgKind::Gesundheitsamt && !kreise.is_empty() {
         return Err(ServiceError::Usage("Nur Gesundheitsämter haben Kreisschlüssel.".into()));
     }
     let org = Organisation { telematik_id, kind, name: name.to_owned(), kreise, created_at: now };
-    store.add_organisation(&org, &Actor::Operator).await?;
+    store.add_organisation(&org, actor).await?;
     Ok(org)
 }
 

@@ -115,7 +115,7 @@ pub fn router(state: UiState) -> Router {
         )
         .route("/betrieb/benutzer", get(operator::users).post(operator::add_user))
         .route("/betrieb/benutzer/{login}/sperre", post(operator::lock_user))
-        .route("/betrieb/organisationen", get(operator::organisations))
+        .route("/betrieb/organisationen", get(operator::organisations).post(operator::add_organisation))
         .route("/betrieb/zertifikate", get(operator::certificates).post(operator::issue))
         .route("/betrieb/zertifikate/sperren", post(operator::revoke))
         .route("/betrieb/protokoll", get(operator::audit_log))

@@ -8,9 +8,9 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use oegd_domain::TelematikId;
+use oegd_domain::{Kreisschluessel, OrgKind, TelematikId};
 use oegd_service::accounts::{self, StaffSession};
-use oegd_service::{ServiceError, operator};
+use oegd_service::{ServiceError, admin, operator};
 use oegd_store::{Actor, Store, UserRole};
 use serde::Deserialize;
 
@@ -43,6 +43,9 @@ fn notice(key: Option<&str>) -> Option<(&'static str, &'static str)> {
         Some("gesperrt") => Some(("ok", "Das Konto ist gesperrt; seine Sitzungen sind beendet.")),
         Some("entsperrt") => Some(("ok", "Das Konto ist entsperrt.")),
         Some("widerrufen") => Some(("ok", "Die Zertifikate sind gesperrt; die Sperrliste ist veröffentlicht.")),
+        Some("organisation") => {
+            Some(("ok", "Die Organisation ist angelegt. Zertifikate stellen Sie unter „Zertifikate“ aus."))
+        }
         _ => None,
     }
 }
@@ -247,7 +250,11 @@ pub struct OrgView {
 #[template(path = "betrieb_organisationen.html")]
 pub struct OrgsPage {
     pub l: Layout,
+    pub csrf: String,
+    pub notice: Option<(&'static str, &'static str)>,
+    pub error: Option<String>,
     pub orgs: Vec<OrgView>,
+    pub kinds: Vec<(&'static str, &'static str)>,
 }
 
 pub async fn organisations(
@@ -256,6 +263,16 @@ pub async fn organisations(
     Query(q): Query<Hint>,
 ) -> Result<Response> {
     let s = operator(&state, &headers).await?;
+    orgs_page(&state, &s, q.hinweis.as_deref(), None, q.format.as_deref() == Some("csv")).await
+}
+
+async fn orgs_page(
+    state: &UiState,
+    s: &StaffSession,
+    notice_key: Option<&str>,
+    error: Option<String>,
+    csv: bool,
+) -> Result<Response> {
     let now = state.clock.now();
     let users = state.store.users().await?;
     let certs = state.store.certificates().await?;
@@ -276,14 +293,73 @@ pub async fn organisations(
             name: o.name,
         })
         .collect();
-    if q.format.as_deref() == Some("csv") {
+    if csv {
         let mut csv = Csv::new(&["Telematik-ID", "Art", "Name", "Kreise", "Benutzer", "Gültige Zertifikate"]);
         for o in orgs {
             csv.row([o.id, o.kind.to_owned(), o.name, o.kreise, o.users.to_string(), o.valid_certs.to_string()]);
         }
         return Ok(csv.into_response("organisationen.csv"));
     }
-    Ok(page(&OrgsPage { l: Layout::for_staff("Organisationen", &s, "/betrieb/organisationen"), orgs }))
+    let bad = error.is_some();
+    let mut r = page(&OrgsPage {
+        l: Layout::for_staff("Organisationen", s, "/betrieb/organisationen"),
+        csrf: s.csrf_token.clone(),
+        notice: notice(notice_key),
+        error,
+        orgs,
+        kinds: OrgKind::ALL.iter().map(|k| (k.as_str(), k.label())).collect(),
+    });
+    if bad {
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+pub struct NewOrgForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    art: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    telematik_id: String,
+    #[serde(default)]
+    kreise: String,
+}
+
+/// Registers an organisation, as `oegd-gateway org add` does; its certificates are issued on
+/// the certificates page.
+pub async fn add_organisation(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(f): Form<NewOrgForm>,
+) -> Result<Response> {
+    let s = operator(&state, &headers).await?;
+    check_csrf(&s, &f.csrf)?;
+    let refuse = |text: String| orgs_page(&state, &s, None, Some(text), false);
+    let Some(kind) = OrgKind::parse(&f.art) else {
+        return refuse("Bitte wählen Sie die Art der Organisation.".into()).await;
+    };
+    let Ok(id) = TelematikId::parse(f.telematik_id.trim()) else {
+        return refuse("Die Telematik-ID ist ungültig (z. B. 1-20123456789).".into()).await;
+    };
+    let mut kreise = Vec::new();
+    for k in f.kreise.split([',', ' ', ';']).filter(|k| !k.is_empty()) {
+        match Kreisschluessel::parse(k) {
+            Ok(k) => kreise.push(k),
+            // the value is the operator's own input, shown back only to them
+            Err(_) => return refuse(format!("„{k}“ ist kein Kreisschlüssel (fünf Ziffern, z. B. 13071).")).await,
+        }
+    }
+    match admin::add_organisation_by(&state.store, kind, &f.name, id, kreise, state.clock.now(), &actor(&s)).await {
+        Ok(_) => Ok(Redirect::to("/betrieb/organisationen?hinweis=organisation").into_response()),
+        Err(e) => {
+            let text = usage_page(e)?;
+            refuse(text).await
+        }
+    }
 }
 
 // --- certificates ---------------------------------------------------------------------------
