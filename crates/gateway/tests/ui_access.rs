@@ -151,7 +151,7 @@ async fn every_ui_page_against_every_role() {
     let config = env.data.join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace("daily_run = true", "daily_run = false");
     std::fs::write(&config, text).unwrap();
-    let (_server, ui) = serve(&env);
+    let (_server, _api, ui) = serve(&env);
     let ca = env.ca();
 
     // One browser per column, logged in as its role.

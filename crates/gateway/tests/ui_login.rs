@@ -27,7 +27,7 @@ async fn login_failures_look_alike_and_one_address_is_rate_limited() {
     let env = Env::init();
     let mut anna = add_user(&env, LAGUS, "landesamt", "anna");
     let bert = add_user(&env, LAGUS, "landesamt", "bert");
-    let (_server, ui) = serve(&env);
+    let (_server, _api, ui) = serve(&env);
     let ca = env.ca();
 
     // Unknown login, wrong password, locked account: one status, one message.

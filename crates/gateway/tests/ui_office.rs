@@ -6,58 +6,11 @@
 //! credentials that work, lock and unlock), a certificate issued as ZIP that works against the
 //! API and, once revoked, is refused; the audit log with its verification.
 
-mod browser;
 mod common;
+mod uiclient;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-
-use browser::{Body, Browser, Resp, User, enc, secret_of};
-use common::{BIN, Env, fixture};
-
-fn add_user(env: &Env, org: &str, role: &str, login: &str) -> User {
-    let out: serde_json::Value =
-        serde_json::from_str(&env.cli_ok(&["user", "add", "--org", org, "--role", role, "--name", login, "--json"]))
-            .unwrap();
-    User {
-        login: login.to_owned(),
-        password: out["initial_password"].as_str().unwrap().to_owned(),
-        secret: secret_of(out["totp_uri"].as_str().unwrap()),
-    }
-}
-
-/// `serve` with the API and the UI on free ports: (process, API address, UI address).
-fn serve(env: &Env) -> (common::Server, SocketAddr, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            env.data.to_str().unwrap(),
-            "--api-listen",
-            "127.0.0.1:0",
-            "--ui-listen",
-            "127.0.0.1:0",
-        ])
-        .env("OEGD_LOG", "warn")
-        .env_remove("OEGD_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr_of = |line: &str| -> SocketAddr {
-        line.split("https://").nth(1).and_then(|r| r.split('/').next()).unwrap().parse().unwrap()
-    };
-    let mut api = String::new();
-    out.read_line(&mut api).unwrap();
-    let mut ui = String::new();
-    out.read_line(&mut ui).unwrap();
-    assert!(ui.contains("Web-Oberfläche"), "no UI line: {ui:?}");
-    let (api, ui) = (addr_of(&api), addr_of(&ui));
-    std::thread::spawn(move || for _ in out.lines() {});
-    (common::Server { child, addr: api }, api, ui)
-}
+use common::{Env, fixture};
+use uiclient::{Body, Browser, Resp, User, add_user, enc, serve};
 
 /// A CSV download as German Excel reads it, whose header line begins with `header`.
 fn assert_csv(r: &Resp, header: &str) -> String {
