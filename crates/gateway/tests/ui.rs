@@ -4,185 +4,12 @@
 //! a health office's cases, CSRF, lockout and the security headers.
 
 mod common;
+mod uiclient;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-
-use common::{BIN, Env, fixture};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use common::{Env, fixture};
+use uiclient::{Browser, Resp, add_user, serve};
 
 const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
-
-struct Resp {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-    /// The value of the first hidden `_csrf` field.
-    fn csrf(&self) -> String {
-        let at = self.body.find("name=\"_csrf\" value=\"").expect("page without CSRF field") + 20;
-        self.body[at..].split('"').next().unwrap().to_owned()
-    }
-}
-
-/// A browser: one cookie jar, a new TLS connection per request, no client certificate.
-struct Browser {
-    addr: SocketAddr,
-    tls: TlsConnector,
-    cookies: HashMap<String, String>,
-    set_cookies: Vec<String>,
-}
-
-impl Browser {
-    fn new(addr: SocketAddr, ca: &str) -> Browser {
-        let config: Arc<rustls::ClientConfig> = oegd_pki::client_config(ca, None).unwrap();
-        Browser { addr, tls: TlsConnector::from(config), cookies: HashMap::new(), set_cookies: Vec::new() }
-    }
-
-    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Resp {
-        let tcp = TcpStream::connect(self.addr).await.unwrap();
-        let tls = self.tls.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-        tokio::spawn(conn);
-        let host = format!("{}", self.addr);
-        let mut req = hyper::Request::builder().method(method).uri(path).header("host", &host);
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.header("cookie", jar.join("; "));
-        }
-        let body = match form {
-            Some(fields) => {
-                req = req
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("origin", format!("https://{host}"));
-                fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
-            }
-            None => String::new(),
-        };
-        let resp = sender.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
-        let (parts, body) = resp.into_parts();
-        let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap_or_default();
-        for c in parts.headers.get_all("set-cookie") {
-            let c = c.to_str().unwrap().to_owned();
-            let (name, value) = c.split(';').next().unwrap().split_once('=').unwrap();
-            if value.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-            self.set_cookies.push(c);
-        }
-        Resp { status: parts.status.as_u16(), headers: parts.headers, body }
-    }
-
-    async fn get(&mut self, path: &str) -> Resp {
-        self.send("GET", path, None).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
-        self.send("POST", path, Some(form)).await
-    }
-
-    /// Password, then the TOTP code from the secret; returns the answer to the code.
-    async fn login(&mut self, user: &User) -> Resp {
-        let page = self.get("/anmelden").await;
-        assert_eq!(page.status, 200);
-        let r = self
-            .post("/anmelden", &[("_csrf", &page.csrf()), ("benutzer", &user.login), ("passwort", &user.password)])
-            .await;
-        assert_eq!((r.status, r.header("location")), (303, "/anmelden/code"), "{}", r.body);
-        let page = self.get("/anmelden/code").await;
-        let code = oegd_service::accounts::totp_code(&user.secret, jiff::Timestamp::now()).unwrap();
-        self.post("/anmelden/code", &[("_csrf", &page.csrf()), ("code", &code)]).await
-    }
-
-    /// Logs in and replaces the one-time password.
-    async fn login_and_set_password(&mut self, user: &mut User) {
-        let r = self.login(user).await;
-        assert_eq!((r.status, r.header("location")), (303, "/"), "{}", r.body);
-        let r = self.get("/").await;
-        assert_eq!((r.status, r.header("location")), (303, "/passwort"), "one-time password must be changed first");
-        let page = self.get("/passwort").await;
-        let new = format!("{}-eigenes-Passwort", user.login);
-        let r = self
-            .post(
-                "/passwort",
-                &[("_csrf", &page.csrf()), ("bisher", &user.password), ("neu", &new), ("wiederholung", &new)],
-            )
-            .await;
-        assert_eq!(r.status, 303, "{}", r.body);
-        user.password = new;
-    }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-struct User {
-    login: String,
-    password: String,
-    secret: String,
-}
-
-fn add_user(env: &Env, org: &str, role: &str, login: &str) -> User {
-    let out: serde_json::Value =
-        serde_json::from_str(&env.cli_ok(&["user", "add", "--org", org, "--role", role, "--name", login, "--json"]))
-            .unwrap();
-    let uri = out["totp_uri"].as_str().unwrap();
-    assert!(uri.starts_with(&format!("otpauth://totp/oegd-gateway:{login}?secret=")));
-    let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-    User { login: login.to_owned(), password: out["initial_password"].as_str().unwrap().to_owned(), secret }
-}
-
-/// `serve` with the API and the UI on free ports; returns the process and the UI address.
-fn serve(env: &Env) -> (common::Server, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            env.data.to_str().unwrap(),
-            "--api-listen",
-            "127.0.0.1:0",
-            "--ui-listen",
-            "127.0.0.1:0",
-        ])
-        .env("OEGD_LOG", "warn")
-        .env_remove("OEGD_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut api = String::new();
-    out.read_line(&mut api).unwrap();
-    let mut ui = String::new();
-    out.read_line(&mut ui).unwrap();
-    // "oegd-gateway: Web-Oberfläche auf https://127.0.0.1:PORT/ (...)"
-    assert!(ui.contains("Web-Oberfläche"), "no UI line: {ui:?}");
-    let addr = ui.split("https://").nth(1).and_then(|r| r.split('/').next()).unwrap().parse().unwrap();
-    let api_addr = api.split("https://").nth(1).and_then(|r| r.split('/').next()).unwrap().parse().unwrap();
-    std::thread::spawn(move || for _ in out.lines() {});
-    (common::Server { child, addr: api_addr }, addr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
@@ -230,7 +57,7 @@ async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
     let config = env.data.join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace("daily_run = true", "daily_run = false");
     std::fs::write(&config, text).unwrap();
-    let (_server, ui) = serve(&env);
+    let (_server, _api, ui) = serve(&env);
     let ca = env.ca();
 
     // Every response carries the security headers, the login page too.
