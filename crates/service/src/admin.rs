@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::datadir::{DataDir, write_atomically};
+use crate::operator::IssuedPem;
 use crate::{ServiceError, states};
 
 const CA_DAYS: u32 = 3650;
@@ -257,7 +258,7 @@ pub struct IssuedSummary {
 }
 
 /// Issues a client certificate for a registered organisation and writes `client.crt`,
-/// `client.key` (mode 0600) and `ca.crt` into `out`.
+/// `client.key` (mode 0600) and `ca.crt` into `out`; recorded once the files are written.
 pub async fn issue_certificate<S: Store>(
     dir: &DataDir,
     store: &S,
@@ -266,10 +267,42 @@ pub async fn issue_certificate<S: Store>(
     out: &Path,
     now: Timestamp,
 ) -> Result<IssuedSummary, ServiceError> {
+    let (issued, record) = mint_certificate(dir, store, telematik_id, days, now).await.map_err(|e| match e {
+        ServiceError::NotFound(_) => {
+            ServiceError::Usage(format!("Organisation {telematik_id} ist nicht registriert (org add)."))
+        }
+        other => other,
+    })?;
+    std::fs::create_dir_all(out)?;
+    let (crt, key, ca_crt) = (out.join("client.crt"), out.join("client.key"), out.join("ca.crt"));
+    write_atomically(&crt, issued.cert_pem.as_bytes(), false)?;
+    write_atomically(&key, issued.key_pem.as_bytes(), true)?;
+    write_atomically(&ca_crt, issued.ca_pem.as_bytes(), false)?;
+    store.record_certificate(&record, &Actor::Operator).await?;
+    Ok(IssuedSummary {
+        telematik_id: issued.telematik_id.clone(),
+        serial: issued.serial.clone(),
+        not_after: issued.not_after,
+        certificate: crt.display().to_string(),
+        key: key.display().to_string(),
+        ca_certificate: ca_crt.display().to_string(),
+    })
+}
+
+/// Makes a client certificate for a registered organisation, signed by the data directory's
+/// CA, with the record to store once it is handed over (the CLI: files written; the web
+/// interface: before the download).
+pub(crate) async fn mint_certificate<S: Store>(
+    dir: &DataDir,
+    store: &S,
+    telematik_id: &TelematikId,
+    days: u32,
+    now: Timestamp,
+) -> Result<(IssuedPem, CertificateRecord), ServiceError> {
     let org = store
         .organisation(telematik_id)
         .await?
-        .ok_or_else(|| ServiceError::Usage(format!("Organisation {telematik_id} ist nicht registriert (org add).")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("Organisation {telematik_id} ist nicht registriert.")))?;
     if days == 0 || days > 3650 {
         return Err(ServiceError::Usage("Gültigkeit: 1 bis 3650 Tage.".into()));
     }
@@ -283,11 +316,6 @@ pub async fn issue_certificate<S: Store>(
         .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let issued = oegd_pki::issue_client_cert(&ca, &subject, now, not_after)?;
-    std::fs::create_dir_all(out)?;
-    let (crt, key, ca_crt) = (out.join("client.crt"), out.join("client.key"), out.join("ca.crt"));
-    write_atomically(&crt, issued.cert_pem.as_bytes(), false)?;
-    write_atomically(&key, issued.key_pem.as_bytes(), true)?;
-    write_atomically(&ca_crt, ca.cert_pem.as_bytes(), false)?;
     let record = CertificateRecord {
         serial_hex: issued.serial_hex.clone(),
         telematik_id: org.telematik_id.clone(),
@@ -296,15 +324,15 @@ pub async fn issue_certificate<S: Store>(
         issued_at: now,
         revoked_at: None,
     };
-    store.record_certificate(&record, &Actor::Operator).await?;
-    Ok(IssuedSummary {
+    let pem = IssuedPem {
         telematik_id: org.telematik_id,
         serial: issued.serial_hex,
         not_after: issued.not_after,
-        certificate: crt.display().to_string(),
-        key: key.display().to_string(),
-        ca_certificate: ca_crt.display().to_string(),
-    })
+        cert_pem: issued.cert_pem,
+        key_pem: issued.key_pem,
+        ca_pem: ca.cert_pem,
+    };
+    Ok((pem, record))
 }
 
 /// Revokes every certificate of an organisation and publishes the new CRL, which a running

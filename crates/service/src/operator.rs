@@ -2,13 +2,12 @@
 //! issue certificates (handed over once, never stored with their key) and revoke them, read
 //! the audit log with its verification. Nothing here touches children's data.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use oegd_domain::TelematikId;
-use oegd_pki::ClientSubject;
-use oegd_store::{Actor, CertificateRecord, Store, StoreError, audit};
+use oegd_store::{Actor, Store, StoreError, audit};
 
 use crate::ServiceError;
-use crate::admin::{load_ca, write_crl};
+use crate::admin::{mint_certificate, write_crl};
 use crate::datadir::DataDir;
 
 /// An operator's lock lasts until it is lifted: the year 9999 in practice.
@@ -64,40 +63,9 @@ pub async fn issue_certificate<S: Store>(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<IssuedPem, ServiceError> {
-    let org = store
-        .organisation(telematik_id)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("Organisation {telematik_id} ist nicht registriert.")))?;
-    if days == 0 || days > 3650 {
-        return Err(ServiceError::Usage("Gültigkeit: 1 bis 3650 Tage.".into()));
-    }
-    let ca = load_ca(dir)?;
-    let subject = ClientSubject {
-        telematik_id: org.telematik_id.clone(),
-        profession: org.kind.profession_oid(),
-        org_name: org.name.clone(),
-    };
-    let not_after = now
-        .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let issued = oegd_pki::issue_client_cert(&ca, &subject, now, not_after)?;
-    let record = CertificateRecord {
-        serial_hex: issued.serial_hex.clone(),
-        telematik_id: org.telematik_id.clone(),
-        not_before: issued.not_before,
-        not_after: issued.not_after,
-        issued_at: now,
-        revoked_at: None,
-    };
+    let (issued, record) = mint_certificate(dir, store, telematik_id, days, now).await?;
     store.record_certificate(&record, actor).await?;
-    Ok(IssuedPem {
-        telematik_id: org.telematik_id,
-        serial: issued.serial_hex,
-        not_after: issued.not_after,
-        cert_pem: issued.cert_pem,
-        key_pem: issued.key_pem,
-        ca_pem: ca.cert_pem,
-    })
+    Ok(issued)
 }
 
 /// Revokes every valid certificate of an organisation and publishes the new CRL (honoured by
