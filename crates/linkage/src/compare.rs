@@ -46,7 +46,8 @@ pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
     if a.is_empty() || b.is_empty() {
         return NameLevel::Missing;
     }
-    if a.core == b.core || a.full == b.full {
+    // `full` differs from `core` only in a name with two forms
+    if a.core == b.core || ((a.two_forms || b.two_forms) && a.full == b.full) {
         return NameLevel::Exact;
     }
     // Below JW_SIMILAR the value decides nothing (only `>= JW_CLOSE` and `>= JW_SIMILAR`
@@ -106,7 +107,7 @@ fn jaro_winkler_if_similar(a: &str, a_letters: &Letters, b: &str, b_letters: &Le
             return 0.0;
         }
     }
-    with_chars(a, b, jaro_winkler, jaro_winkler)
+    with_chars(a, b, jaro_winkler_bytes, jaro_winkler)
 }
 
 /// Applies `f` to the bytes of two ASCII names, or `g` to their `char`s (in stack buffers
@@ -138,6 +139,65 @@ pub(crate) fn jaro_winkler<T: Copy + PartialEq>(a: &[T], b: &[T]) -> f64 {
     } else {
         jaro(a, b, &mut vec![false; a.len()], &mut vec![false; b.len()])
     };
+    if sim > 0.7 {
+        let prefix = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
+/// [`jaro_winkler`] of two ASCII names, with the match flags as bits of a `u64` and, for
+/// each letter of `b`, the set of its positions: a letter of `a` takes the first unmatched
+/// position of its letter in `b` inside the window (the lowest set bit), as the scan in
+/// [`jaro`] does, so matches, transpositions and the result are the same. Names longer
+/// than 64 bytes (or not ASCII) go to [`jaro_winkler`].
+pub(crate) fn jaro_winkler_bytes(a: &[u8], b: &[u8]) -> f64 {
+    let (a_len, b_len) = (a.len(), b.len());
+    if a_len > 64 || b_len > 64 || !a.is_ascii() || !b.is_ascii() {
+        return jaro_winkler(a, b);
+    }
+    if a_len == 0 && b_len == 0 {
+        return 1.0;
+    } else if a_len == 0 || b_len == 0 {
+        return 0.0;
+    }
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let mut positions = [0u64; 128];
+    for (j, c) in b.iter().enumerate() {
+        if let Some(p) = positions.get_mut(usize::from(*c)) {
+            *p |= 1 << j;
+        }
+    }
+    let range = (a_len.max(b_len) / 2).saturating_sub(1);
+    let (mut a_matched, mut b_matched) = (0u64, 0u64);
+    for (i, c) in a.iter().enumerate() {
+        let window = below(b_len.min(i + range + 1)) & !below(i.saturating_sub(range));
+        let free = positions.get(usize::from(*c)).copied().unwrap_or(0) & window & !b_matched;
+        if free != 0 {
+            b_matched |= free & free.wrapping_neg();
+            a_matched |= 1 << i;
+        }
+    }
+    let matches = a_matched.count_ones() as usize;
+    if matches == 0 {
+        return 0.0;
+    }
+    // the matched letters of both names in order, pairwise
+    let (mut am, mut bm, mut half_transpositions) = (a_matched, b_matched, 0usize);
+    while am != 0 {
+        let (i, j) = (am.trailing_zeros() as usize, bm.trailing_zeros() as usize);
+        if a.get(i) != b.get(j) {
+            half_transpositions += 1;
+        }
+        am &= am - 1;
+        bm &= bm.wrapping_sub(1);
+    }
+    let transpositions = half_transpositions / 2;
+    let sim = ((matches as f64 / a_len as f64)
+        + (matches as f64 / b_len as f64)
+        + ((matches - transpositions) as f64 / matches as f64))
+        / 3.0;
     if sim > 0.7 {
         let prefix = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
         sim + 0.1 * prefix as f64 * (1.0 - sim)
@@ -342,6 +402,8 @@ mod tests {
         );
         names.push("x".repeat(70)); // beyond the stack buffers
         names.push("y".repeat(69) + "x");
+        names.push("ab".repeat(32)); // exactly the width of the bit masks
+        names.push("ba".repeat(31) + "bb");
         let mut close_pairs = 0;
         for a in &names {
             for b in &names {
@@ -349,6 +411,10 @@ mod tests {
                 let want = strsim::jaro_winkler(a, b);
                 assert_eq!(jaro_winkler(&ac, &bc).to_bits(), want.to_bits(), "{a:?} {b:?}");
                 assert_eq!(with_chars(a, b, jaro_winkler, jaro_winkler).to_bits(), want.to_bits(), "{a:?} {b:?}");
+                if a.is_ascii() && b.is_ascii() {
+                    let got = jaro_winkler_bytes(a.as_bytes(), b.as_bytes());
+                    assert_eq!(got.to_bits(), want.to_bits(), "{a:?} {b:?}");
+                }
                 let osa = strsim::osa_distance(a, b) <= 1;
                 assert_eq!(within_one_edit(&ac, &bc), osa, "{a:?} {b:?}");
                 let got = jaro_winkler_if_similar(a, &Letters::of(a), b, &Letters::of(b), a.is_ascii() && b.is_ascii());

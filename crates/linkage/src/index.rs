@@ -166,6 +166,10 @@ pub enum LinkageError {
 #[derive(Debug, Clone, Default)]
 struct Names {
     keys: Vec<NameKey>,
+    /// per key: an id of its `core` (equal cores, equal ids), so that the twin rule compares
+    /// family names by a number kept in the block instead of reading each sibling's record
+    core_ids: Vec<u32>,
+    cores: HashMap<String, u32>,
     given: HashMap<String, u32>,
     family: HashMap<String, u32>,
 }
@@ -188,9 +192,17 @@ impl Names {
             return *id;
         }
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-        self.keys.push(if family { NameKey::family(raw) } else { NameKey::given(raw) });
+        let key = if family { NameKey::family(raw) } else { NameKey::given(raw) };
+        let next_core = u32::try_from(self.cores.len()).unwrap_or(u32::MAX);
+        let core_id = *self.cores.entry(key.core.clone()).or_insert(next_core);
+        self.keys.push(key);
+        self.core_ids.push(core_id);
         map.insert(raw.to_owned(), id);
         id
+    }
+
+    fn core_id(&self, id: u32) -> u32 {
+        self.core_ids.get(id as usize).copied().unwrap_or(u32::MAX)
     }
 
     fn key(&self, id: u32) -> &NameKey {
@@ -227,6 +239,66 @@ impl Indexed {
                 .chain(birth.iter().map(|b| names.key(*b).core.as_str())),
         );
         (Self { child, given, all_given, family, birth }, sig)
+    }
+}
+
+impl Indexed {
+    fn names(&self) -> ChildNames<'_> {
+        ChildNames { given: &self.given, all_given: self.all_given, family: self.family, birth: self.birth }
+    }
+}
+
+/// The name ids of a registered child that a comparison reads, from its [`Indexed`]
+/// record or from its [`Hot`] copy in the block.
+#[derive(Debug, Clone, Copy)]
+struct ChildNames<'a> {
+    given: &'a [u32],
+    all_given: Option<u32>,
+    family: u32,
+    birth: Option<u32>,
+}
+
+/// Given names a [`Hot`] holds; a child with more is compared from its record.
+const HOT_GIVEN: usize = 3;
+/// "No name" in a [`Hot`].
+const NO_ID: u32 = u32::MAX;
+
+/// A copy of a child's name ids in its block, beside its signature, so that scoring a
+/// candidate reads the block instead of the child's record and its given names' vector
+/// (two or three cache misses each in a large index).
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    given: [u32; HOT_GIVEN],
+    /// how many of `given` hold names; more than [`HOT_GIVEN`] given names: `u8::MAX`
+    n_given: u8,
+    all_given: u32,
+    family: u32,
+    birth: u32,
+}
+
+impl Hot {
+    fn of(c: &Indexed) -> Self {
+        let mut given = [NO_ID; HOT_GIVEN];
+        given.iter_mut().zip(&c.given).for_each(|(h, g)| *h = *g);
+        let n_given = if c.given.len() > HOT_GIVEN { u8::MAX } else { u8::try_from(c.given.len()).unwrap_or(u8::MAX) };
+        Self {
+            given,
+            n_given,
+            all_given: c.all_given.unwrap_or(NO_ID),
+            family: c.family,
+            birth: c.birth.unwrap_or(NO_ID),
+        }
+    }
+
+    /// The names, or `None` for a child with more given names than the copy holds.
+    fn names(&self) -> Option<ChildNames<'_>> {
+        let given = self.given.get(..usize::from(self.n_given))?;
+        Some(ChildNames {
+            given,
+            all_given: (self.all_given != NO_ID).then_some(self.all_given),
+            family: self.family,
+            birth: (self.birth != NO_ID).then_some(self.birth),
+        })
     }
 }
 
@@ -292,7 +364,7 @@ fn best_of(
 ) -> NameComparison {
     let mut best = NameComparison { level: NameLevel::Missing, weight: f64::NEG_INFINITY, matched: None };
     for (id, field) in against {
-        let level = compare_names(cx.report.name(side), cx.names.key(id));
+        let level = cx.level(side, id);
         let w = weight(level);
         if w > best.weight || (best.matched.is_none() && level != NameLevel::Missing) {
             best = NameComparison { level, weight: w, matched: Some(field) };
@@ -307,25 +379,63 @@ fn best_of(
     best
 }
 
-fn given_candidates(c: &Indexed) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
+fn given_candidates(c: ChildNames<'_>) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
     c.given
         .iter()
         .enumerate()
         .map(|(i, g)| (*g, MatchedField::GivenName { position: u8::try_from(i + 1).unwrap_or(u8::MAX) }))
-        .chain(c.all_given.iter().map(|a| (*a, MatchedField::AllGivenNames)))
+        .chain(c.all_given.into_iter().map(|a| (a, MatchedField::AllGivenNames)))
 }
 
-fn family_candidates(c: &Indexed) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
-    std::iter::once((c.family, MatchedField::FamilyName)).chain(c.birth.iter().map(|b| (*b, MatchedField::BirthName)))
+fn family_candidates(c: ChildNames<'_>) -> impl Iterator<Item = (u32, MatchedField)> + '_ {
+    std::iter::once((c.family, MatchedField::FamilyName)).chain(c.birth.map(|b| (b, MatchedField::BirthName)))
 }
 
-/// What a comparison needs: the card and the register's names.
+/// What a comparison needs: the card and the register's names, and the levels already
+/// computed for this card.
 struct Cx<'r, 'a> {
     report: &'r Report<'a>,
     names: &'r Names,
+    memo: Memo,
 }
 
-fn compare(cx: &mut Cx<'_, '_>, c: &Indexed, date: DateLevel) -> Comparison {
+impl Cx<'_, '_> {
+    /// [`compare_names`] of the card's `side` name and the register's name `id`, remembered
+    /// for the rest of the decision: the candidates of one card share many names (a few
+    /// hundred given names cover most children), and the comparison is a pure function.
+    fn level(&mut self, side: Side, id: u32) -> NameLevel {
+        let key = (u64::from(id) << 3 | side as u64) + 1;
+        let i = (id as usize ^ (side as usize) << 4) % MEMO;
+        if let (Some(k), Some(l)) = (self.memo.keys.get(i), self.memo.levels.get(i))
+            && *k == key
+        {
+            return *l;
+        }
+        let level = compare_names(self.report.name(side), self.names.key(id));
+        if let (Some(k), Some(l)) = (self.memo.keys.get_mut(i), self.memo.levels.get_mut(i)) {
+            (*k, *l) = (key, level);
+        }
+        level
+    }
+}
+
+/// Entries of [`Memo`].
+const MEMO: usize = 128;
+
+/// A direct-mapped cache of name levels for one decision (key 0: empty).
+struct Memo {
+    keys: [u64; MEMO],
+    levels: [NameLevel; MEMO],
+}
+
+impl Memo {
+    fn new() -> Self {
+        Self { keys: [0; MEMO], levels: [NameLevel::Missing; MEMO] }
+    }
+}
+
+/// Compares the card with a registered child (`kvnr`: the KVNR remembered on the child).
+fn compare(cx: &mut Cx<'_, '_>, c: ChildNames<'_>, kvnr: Option<&Kvnr>, date: DateLevel) -> Comparison {
     let given = best_of(cx, Side::Given, given_candidates(c), given_weight);
     let family = best_of(cx, Side::Family, family_candidates(c), family_weight);
     let mut names_swapped = false;
@@ -345,7 +455,7 @@ fn compare(cx: &mut Cx<'_, '_>, c: &Indexed, date: DateLevel) -> Comparison {
         Some(_) => best_of(cx, Side::Birth, family_candidates(c), birth_name_weight),
         None => NameComparison { level: NameLevel::Missing, weight: 0.0, matched: None },
     };
-    let kvnr = match (&cx.report.child.kvnr, &c.child.kvnr) {
+    let kvnr = match (&cx.report.child.kvnr, kvnr) {
         (Some(a), Some(b)) if a == b => KvnrComparison { level: KvnrLevel::Equal, weight: KVNR_AGREE },
         (Some(_), Some(_)) => KvnrComparison { level: KvnrLevel::Different, weight: KVNR_DISAGREE },
         _ => KvnrComparison { level: KvnrLevel::NotCompared, weight: 0.0 },
@@ -374,23 +484,31 @@ const SIGNATURE_MIN_TENTHS_VARIANT: u32 = 6;
 struct Block {
     slots: Vec<u32>,
     sigs: Vec<u128>,
+    /// the core id ([`Names::core_ids`]) of each child's family name, for the twin rule
+    family_cores: Vec<u32>,
+    hot: Vec<Hot>,
 }
 
 impl Block {
-    /// The slots whose signature passes the pre-filter (or that hold the card's KVNR).
-    /// The pre-filter: a candidate must share at least `min_tenths` tenths of the report's
-    /// bigram bits (every candidate passes when the report has none). The report's count is
-    /// taken once per block, not once per child (`count_ones` of a `u128` is a dozen
-    /// instructions on a CPU without `popcnt`).
-    fn passing(&self, report_sig: u128, min_tenths: u32, kvnr_slot: Option<u32>) -> impl Iterator<Item = u32> + '_ {
+    /// Appends to `out` the positions in the block of the children whose signature passes
+    /// the pre-filter (or who hold the card's KVNR). The pre-filter: a candidate must share at least `min_tenths` tenths of
+    /// the report's bigram bits (every candidate passes when the report has none). The
+    /// report's count is taken once per block; `count * 10 >= need` is tested as
+    /// `count >= ceil(need / 10)`, so the loop is two `popcnt`s and a compare per child
+    /// (the build targets x86-64-v2, which has `popcnt`: `.cargo/config.toml`).
+    fn passing(&self, report_sig: u128, min_tenths: u32, kvnr_slot: Option<u32>, out: &mut Vec<u32>) {
         let need = report_sig.count_ones() * min_tenths;
-        self.slots
-            .iter()
-            .zip(&self.sigs)
-            .filter(move |(slot, sig)| {
-                need == 0 || (report_sig & **sig).count_ones() * 10 >= need || Some(**slot) == kvnr_slot
-            })
-            .map(|(slot, _)| *slot)
+        let positions = (0..u32::try_from(self.slots.len()).unwrap_or(u32::MAX)).zip(self.slots.iter().zip(&self.sigs));
+        if need == 0 {
+            out.extend(positions.map(|(i, _)| i));
+            return;
+        }
+        let min = need.div_ceil(10);
+        for (i, (slot, sig)) in positions {
+            if (report_sig & *sig).count_ones() >= min || Some(*slot) == kvnr_slot {
+                out.push(i);
+            }
+        }
     }
 }
 
@@ -415,6 +533,9 @@ pub struct LinkIndex {
     by_id: HashMap<MeldeId, u32>,
     by_date: HashMap<Date, Block>,
     by_kvnr: HashMap<Kvnr, u32>,
+    /// per slot: the child has a remembered KVNR (so that a card with a KVNR reads the
+    /// record only of the candidates that have one)
+    has_kvnr: Vec<u64>,
     thresholds: Thresholds,
 }
 
@@ -474,6 +595,7 @@ impl LinkIndex {
                 && let Some(Some(o)) = self.slots.get_mut(other as usize)
             {
                 o.child.kvnr = None;
+                self.set_has_kvnr(other, false);
             }
         }
         let (indexed, sig) = Indexed::new(child, &mut self.names);
@@ -488,6 +610,9 @@ impl LinkIndex {
         let block = self.by_date.entry(indexed.child.birth_date).or_default();
         block.slots.push(slot);
         block.sigs.push(sig);
+        block.family_cores.push(self.names.core_id(indexed.family));
+        block.hot.push(Hot::of(&indexed));
+        self.set_has_kvnr(slot, indexed.child.kvnr.is_some());
         if let Some(k) = &indexed.child.kvnr {
             self.by_kvnr.insert(k.clone(), slot);
         }
@@ -509,6 +634,8 @@ impl LinkIndex {
                 // `remove`, not `swap_remove`: the block keeps its order, as before
                 block.slots.remove(pos);
                 block.sigs.remove(pos);
+                block.family_cores.remove(pos);
+                block.hot.remove(pos);
             }
             if block.slots.is_empty() {
                 self.by_date.remove(&old.child.birth_date);
@@ -519,8 +646,28 @@ impl LinkIndex {
         {
             self.by_kvnr.remove(k);
         }
+        self.set_has_kvnr(slot, false);
         self.free.push(slot);
         Some(old)
+    }
+
+    fn set_has_kvnr(&mut self, slot: u32, has: bool) {
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        if self.has_kvnr.len() <= word {
+            self.has_kvnr.resize(word + 1, 0);
+        }
+        if let Some(w) = self.has_kvnr.get_mut(word) {
+            if has { *w |= bit } else { *w &= !bit }
+        }
+    }
+
+    /// The KVNR remembered on the child in `slot`, read from its record only if it has one.
+    fn kvnr_of(&self, slot: u32) -> Option<&Kvnr> {
+        let word = self.has_kvnr.get(slot as usize / 64).copied().unwrap_or(0);
+        if word & (1u64 << (slot % 64)) == 0 {
+            return None;
+        }
+        self.indexed(slot)?.child.kvnr.as_ref()
     }
 
     /// Remembers the KVNR of a confirmed link on the child, so later cards with it link
@@ -537,6 +684,7 @@ impl LinkIndex {
             self.by_kvnr.remove(&old);
         }
         self.by_kvnr.insert(kvnr, slot);
+        self.set_has_kvnr(slot, true);
         Ok(())
     }
 
@@ -548,26 +696,41 @@ impl LinkIndex {
         if let Some(k) = &old {
             self.by_kvnr.remove(k);
         }
+        self.set_has_kvnr(slot, false);
         Ok(old)
     }
 
     /// Decides a report: linked, review or unlinked, with the best candidates and why.
     pub fn decide(&self, reported: &ReportedChild) -> Decision {
         let report = Report::new(reported);
-        let mut cx = Cx { report: &report, names: &self.names };
+        let mut cx = Cx { report: &report, names: &self.names, memo: Memo::new() };
         let mut scored: Vec<Scored> = Vec::with_capacity(64);
         let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
             if let Some(c) = self.indexed(slot) {
-                let comparison = compare(cx, c, level);
+                let comparison = compare(cx, c.names(), c.child.kvnr.as_ref(), level);
                 scored.push(Scored { slot, score: comparison.total(), comparison });
             }
         };
+        // a candidate found in a block: its names from the block, the record only for a
+        // child with more given names than the block holds or for the KVNR
+        let score_in_block =
+            |block: &Block, pos: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
+                let (Some(&slot), Some(hot)) = (block.slots.get(pos as usize), block.hot.get(pos as usize)) else {
+                    return;
+                };
+                let Some(names) = hot.names() else { return score_slot(slot, level, scored, cx) };
+                let kvnr = if reported.kvnr.is_some() { self.kvnr_of(slot) } else { None };
+                let comparison = compare(cx, names, kvnr, level);
+                scored.push(Scored { slot, score: comparison.total(), comparison });
+            };
 
         let kvnr_slot = reported.kvnr.as_ref().and_then(|k| self.by_kvnr.get(k).copied());
 
+        let mut passing: Vec<u32> = Vec::with_capacity(64);
         if let Some(block) = self.by_date.get(&reported.birth_date) {
-            for slot in block.passing(report.sig, SIGNATURE_MIN_TENTHS, kvnr_slot) {
-                score_slot(slot, DateLevel::Exact, &mut scored, &mut cx);
+            block.passing(report.sig, SIGNATURE_MIN_TENTHS, kvnr_slot, &mut passing);
+            for &pos in &passing {
+                score_in_block(block, pos, DateLevel::Exact, &mut scored, &mut cx);
             }
         }
         let best_exact = scored.iter().map(|c| c.score).fold(f64::NEG_INFINITY, f64::max);
@@ -576,8 +739,10 @@ impl LinkIndex {
         if best_exact < MAX_VARIANT_SCORE + self.thresholds.margin {
             for (date, level) in date_variants(reported.birth_date) {
                 if let Some(block) = self.by_date.get(&date) {
-                    for slot in block.passing(report.sig, SIGNATURE_MIN_TENTHS_VARIANT, kvnr_slot) {
-                        score_slot(slot, level, &mut scored, &mut cx);
+                    passing.clear();
+                    block.passing(report.sig, SIGNATURE_MIN_TENTHS_VARIANT, kvnr_slot, &mut passing);
+                    for &pos in &passing {
+                        score_in_block(block, pos, level, &mut scored, &mut cx);
                     }
                 }
             }
@@ -672,24 +837,22 @@ impl LinkIndex {
         let Some(top_child) = self.indexed(top.slot) else { return false };
         let Some(block) = self.by_date.get(&top_child.child.birth_date) else { return true };
         let mut allow = true;
-        for &slot in &block.slots {
+        let top_core = self.names.core_id(top_child.family);
+        // siblings by family name core from the block's own array: no look-up of the
+        // other children's records (a cache miss each in a large index)
+        for (&slot, _) in block.slots.iter().zip(&block.family_cores).filter(|(_, core)| **core == top_core) {
             if slot == top.slot {
                 continue;
             }
             let Some(sib) = self.indexed(slot) else { continue };
-            if sib.family != top_child.family
-                && self.names.key(sib.family).core != self.names.key(top_child.family).core
-            {
-                continue;
-            }
             let given_sib = if top.comparison.names_swapped { Side::FamilyAsGiven } else { Side::Given };
-            let sib_given = best_of(cx, given_sib, given_candidates(sib), given_weight);
+            let sib_given = best_of(cx, given_sib, given_candidates(sib.names()), given_weight);
             if top.comparison.given_name.level != NameLevel::Exact || sib_given.level != NameLevel::Disagree {
                 allow = false;
             }
             if !scored.iter().take(MAX_CANDIDATES).any(|c| c.slot == slot) {
                 let level = crate::compare::compare_dates(cx.report.child.birth_date, sib.child.birth_date);
-                let comparison = compare(cx, sib, level);
+                let comparison = compare(cx, sib.names(), sib.child.kvnr.as_ref(), level);
                 let score = comparison.total();
                 siblings.push(Candidate { melde_id: sib.child.melde_id.clone(), score, comparison });
             }
