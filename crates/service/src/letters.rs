@@ -4,8 +4,10 @@
 //! Letters are typeset once, right after the run that created their action, and stored; a
 //! letter is never re-typeset (what was sent stays what is shown).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
-use oegd_domain::Checkup;
+use oegd_domain::{Checkup, MeldeId};
 use oegd_letters::{Addressee, Letter, LetterKind, LetterRenderer, Sender};
 use oegd_programme::{EscalationTarget, Invitation, LetterVariant, PersonRecord, Profile, Reminder};
 use oegd_store::{ActionKey, Actor, ProgrammeAction, Store};
@@ -158,12 +160,22 @@ pub async fn render_missing<S: Store>(
     }
     let rows = register::rows(store).await?;
     let renderer = LetterRenderer::new().map_err(internal)?;
+    // The register as of an action's date, built once per date rather than once per letter:
+    // a run's actions share their date, and the build (filter, sort, map over every registry
+    // row) grows with the register, so per letter it was quadratic over a run.
+    let mut latest_as_of: Option<(jiff::civil::Date, BTreeMap<&MeldeId, &PersonRecord>)> = None;
     let mut stored = 0;
     for chunk in actions.chunks(BATCH) {
         let letters = chunk
             .iter()
             .map(|action| {
-                let latest = register::latest_records(&rows, Some(action.created));
+                let latest = match &latest_as_of {
+                    Some((date, latest)) if *date == action.created => latest,
+                    _ => {
+                        let latest = register::latest_records(&rows, Some(action.created));
+                        &latest_as_of.insert((action.created, latest)).1
+                    }
+                };
                 let record = latest
                     .get(&action.melde_id)
                     .ok_or_else(|| ServiceError::Internal("letter for a child without a record".into()))?;
