@@ -5,6 +5,7 @@
 //! one connection and start with `BEGIN IMMEDIATE`, so writers from other processes (the
 //! CLI while the server runs) queue on the database lock instead of failing mid-transaction.
 
+mod group_commit;
 mod migrate;
 
 use std::path::Path;
@@ -30,6 +31,8 @@ pub use migrate::SCHEMA_VERSION;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Incoming reports, committed in groups through `writer` (group_commit.rs).
+    reports: group_commit::ReportQueue,
 }
 
 impl SqliteStore {
@@ -58,7 +61,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(map_err)?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(map_err)?;
-        Ok(Self { writer, reader })
+        let reports = group_commit::ReportQueue::start(writer.clone());
+        Ok(Self { writer, reader, reports })
     }
 
     /// Pending migrations (applied by [`SqliteStore::open`]); for `oegd-gateway migrate`.
@@ -91,18 +95,23 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        match self.writer.begin_with("BEGIN IMMEDIATE").await {
-            // A COMMIT that failed (disk full) can leave the writer connection inside a
-            // transaction as far as sqlx knows; every later BEGIN would fail until a restart.
-            // Replace the connection and begin again: SQLite itself rolled back.
-            Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
-                if let Ok(conn) = self.writer.acquire().await {
-                    let _ = sqlx::Connection::close(conn.detach()).await;
-                }
-                self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+        begin_immediate(&self.writer).await
+    }
+}
+
+/// A write transaction on the writer connection.
+async fn begin_immediate(writer: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    match writer.begin_with("BEGIN IMMEDIATE").await {
+        // A COMMIT that failed (disk full) can leave the writer connection inside a
+        // transaction as far as sqlx knows; every later BEGIN would fail until a restart.
+        // Replace the connection and begin again: SQLite itself rolled back.
+        Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+            if let Ok(conn) = writer.acquire().await {
+                let _ = sqlx::Connection::close(conn.detach()).await;
             }
-            other => other.map_err(map_err),
+            writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
         }
+        other => other.map_err(map_err),
     }
 }
 
@@ -137,32 +146,64 @@ fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 async fn append_audit(conn: &mut SqliteConnection, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
+    let entries = audit_entries(conn, &[(event.clone(), at)]).await?;
+    write_audit_entries(conn, &entries).await
+}
+
+/// The next entries of the chain for these events, in order, after the stored head.
+async fn audit_entries(
+    conn: &mut SqliteConnection,
+    events: &[(AuditEvent, Timestamp)],
+) -> StoreResult<Vec<AuditEntry>> {
     let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_optional(&mut *conn)
         .await
         .map_err(map_err)?;
-    let head = head.map(|(seq, hash)| ChainHead { seq, hash });
-    let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Internal(e.to_string()))?;
-    let entry =
-        audit::next_entry(head.as_ref(), &ts(at), &event.actor.to_string(), &event.action, &event.object, &details);
-    sqlx::query("INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.object)
-        .bind(&entry.details)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
-        .bind(entry.seq)
-        .bind(&entry.hash)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+    let mut head = head.map(|(seq, hash)| ChainHead { seq, hash });
+    let mut entries = Vec::with_capacity(events.len());
+    for (event, at) in events {
+        let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let entry = audit::next_entry(
+            head.as_ref(),
+            &ts(*at),
+            &event.actor.to_string(),
+            &event.action,
+            &event.object,
+            &details,
+        );
+        head = Some(ChainHead { seq: entry.seq, hash: entry.hash.clone() });
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Appends entries made by [`audit_entries`] in the same transaction, and moves the head.
+async fn write_audit_entries(conn: &mut SqliteConnection, entries: &[AuditEntry]) -> StoreResult<()> {
+    // 8 values an entry: far below SQLite's limit of 32,766 bound variables.
+    for part in entries.chunks(256) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) ",
+        );
+        insert.push_values(part, |mut row, e| {
+            row.push_bind(e.seq)
+                .push_bind(e.at.as_str())
+                .push_bind(e.actor.as_str())
+                .push_bind(e.action.as_str())
+                .push_bind(e.object.as_str())
+                .push_bind(e.details.as_str())
+                .push_bind(e.prev_hash.as_str())
+                .push_bind(e.hash.as_str());
+        });
+        insert.build().execute(&mut *conn).await.map_err(map_err)?;
+    }
+    if let Some(last) = entries.last() {
+        sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+            .bind(last.seq)
+            .bind(&last.hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    }
     Ok(())
 }
 
@@ -426,47 +467,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_report(&self, r: &NewReport, actor: &Actor) -> StoreResult<InsertOutcome> {
-        let mut tx = self.begin().await?;
-        let existing = sqlx::query("SELECT * FROM reports WHERE sender = ? AND card_id = ?")
-            .bind(r.sender.as_str())
-            .bind(&r.card_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if let Some(row) = existing {
-            return Ok(InsertOutcome::Existing(report_from_row(&row)?));
-        }
-        sqlx::query(
-            "INSERT INTO reports (id, sender, card_id, received_at, source, media_type, body, body_sha256, facts, facts_sha256, checkup, exam_date, receiving_office)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&r.id.0)
-        .bind(r.sender.as_str())
-        .bind(&r.card_id)
-        .bind(ts(r.received_at))
-        .bind(r.source.as_str())
-        .bind(&r.media_type)
-        .bind(&r.body)
-        .bind(&r.body_sha256)
-        .bind(&r.facts_json)
-        .bind(&r.facts_sha256)
-        .bind(r.checkup.name())
-        .bind(r.exam_date.to_string())
-        .bind(r.receiving_office.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let event = AuditEvent::new(
-            actor,
-            "report.received",
-            &r.id.0,
-            serde_json::json!({"sender": r.sender, "card_id": r.card_id, "source": r.source, "body_sha256": r.body_sha256}),
-        );
-        append_audit(&mut tx, &event, r.received_at).await?;
-        tx.commit().await.map_err(map_err)?;
-        let mut stored = r.clone();
-        stored.received_at = parse_ts(&ts(r.received_at))?;
-        Ok(InsertOutcome::Inserted(stored))
+        self.reports.insert(r, actor).await
     }
 
     async fn report(&self, id: &ReportId) -> StoreResult<Option<StoredReport>> {
