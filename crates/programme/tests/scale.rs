@@ -99,5 +99,21 @@ fn one_daily_run_over_many_children() {
         ev.reminders.len(),
         ev.escalations.len()
     );
+    // a fingerprint of the whole evaluation, to compare builds (SipHash with fixed keys)
+    let mut h = Fingerprint(std::hash::DefaultHasher::new());
+    serde_json::to_writer(&mut h, &ev).unwrap();
+    eprintln!("evaluation fingerprint {:016x}", std::hash::Hasher::finish(&h.0));
     assert_eq!(ev.summary.children_registered, n);
+}
+
+struct Fingerprint(std::hash::DefaultHasher);
+
+impl std::io::Write for Fingerprint {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(&mut self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -8,15 +8,18 @@
 //! - `link_index_s`, `link_us_per_report`: building the linker's index over the stored
 //!   register, and deciding LINK_SAMPLE generated reports (a tenth with a typo) on every core;
 //!   `link_6x_extrapolated_s` is that per-report cost times 6 × CHILDREN reports;
-//! - `daily_run_s`: the engine over CHILDREN children with about six linked reports each,
-//!   and recording its actions durably (`record_actions`), as of the last day;
+//! - `daily_run_s`: the engine over CHILDREN children with about six linked reports each
+//!   (`engine_s`), turning its result into the store's actions (`actions_of_s`) and recording
+//!   them durably (`record_actions_s`), as of the last day; `record_again_s` is recording
+//!   the same actions once more, as the next day's run does (none new). The SHA-256 of the
+//!   evaluation (as JSON) and of the actions identify the engine's output across builds;
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
 
 use std::time::Instant;
 
 use jiff::Span;
-use jiff::civil::{Date, date};
+use jiff::civil::date;
 use oegd_domain::{Checkup, Kvnr, MeldeId};
 use oegd_linkage::ReportedChild;
 use oegd_programme::{AssignedReport, Profile};
@@ -25,6 +28,20 @@ use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
 use oegd_service::{admin, letters, linking, programme, register, registry};
 use oegd_store::{Actor, Store};
+use sha2::{Digest, Sha256};
+
+/// Feeds what is written into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -120,10 +137,34 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     let t = Instant::now();
     let evaluation = oegd_programme::evaluate(&profile, start, &rows, &assigned, as_of);
     let engine_s = t.elapsed().as_secs_f64();
-    let actions = programme::actions_of(&evaluation)?;
     let t = Instant::now();
-    store.record_actions(&actions, as_of, now, &Actor::System).await?;
+    let actions = programme::actions_of(&evaluation)?;
+    let actions_of_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let recorded = store.record_actions(&actions, as_of, now, &Actor::System).await?;
     let record_s = t.elapsed().as_secs_f64();
+    // the next day's run finds the same actions recorded already (none new)
+    let t = Instant::now();
+    let recorded_again = store.record_actions(&actions, as_of, now, &Actor::System).await?;
+    let record_again_s = t.elapsed().as_secs_f64();
+    // fingerprints of the engine's output (not timed), to compare builds: the whole
+    // evaluation as JSON, and the actions in recording order
+    let evaluation_sha256 = {
+        let mut w = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut w, &evaluation)?;
+        hex::encode(w.0.finalize())
+    };
+    let actions_sha256 = {
+        let mut h = Sha256::new();
+        for a in &actions {
+            h.update(a.kind.as_bytes());
+            h.update([0]);
+            h.update(a.payload_json.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    };
+    drop(evaluation);
 
     // letters from the run's reminders, typeset on every core
     let sender = letters::sender_for(&profile);
@@ -163,9 +204,15 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "link_6x_extrapolated_s": link_us * 6.0 * n as f64 / 1e6,
         "reports_in_daily_run": assigned.len(),
         "engine_s": engine_s,
+        "actions_of_s": actions_of_s,
         "record_actions_s": record_s,
-        "daily_run_s": engine_s + record_s,
+        "record_actions_new": recorded,
+        "record_again_s": record_again_s,
+        "record_again_new": recorded_again,
+        "daily_run_s": engine_s + actions_of_s + record_s,
         "actions": actions.len(),
+        "evaluation_sha256": evaluation_sha256,
+        "actions_sha256": actions_sha256,
         "letters": rendered,
         "letters_per_s": rendered as f64 / letters_s.max(1e-9),
     });

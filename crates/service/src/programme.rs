@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
+use oegd_domain::{Checkup, Kreisschluessel, MeldeId};
 use oegd_letters::Sender;
 use oegd_programme::{AssignedReport, Evaluation, Profile};
 use oegd_store::{Actor, LinkState, ProgrammeAction, ReportFilter, Store};
@@ -79,40 +80,47 @@ pub async fn evaluate<S: Store>(
     Ok((oegd_programme::evaluate(profile, programme_start, &rows, &assigned, as_of), counts))
 }
 
-fn action(kind: &str, value: impl Serialize) -> Result<ProgrammeAction, ServiceError> {
-    let payload = serde_json::to_value(&value).map_err(internal)?;
-    let field = |name: &str| payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+/// One action in the store's terms: its key fields, and the engine's record as JSON.
+fn action(
+    kind: &str,
+    value: &impl Serialize,
+    melde_id: &MeldeId,
+    checkup: Option<Checkup>,
+    created: Date,
+    district: Option<&Kreisschluessel>,
+) -> Result<ProgrammeAction, ServiceError> {
     Ok(ProgrammeAction {
         kind: kind.to_owned(),
-        melde_id: field("melde_id")
-            .and_then(|m| oegd_domain::MeldeId::parse(&m).ok())
-            .ok_or_else(|| ServiceError::Internal("action without melde_id".into()))?,
-        checkup: field("checkup").and_then(|c| oegd_domain::Checkup::from_name(&c)),
-        created: field("created")
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| ServiceError::Internal("action without date".into()))?,
-        district: field("district").and_then(|d| oegd_domain::Kreisschluessel::parse(&d).ok()),
-        payload_json: payload.to_string(),
+        melde_id: melde_id.clone(),
+        checkup,
+        created,
+        district: district.cloned(),
+        // straight to text, not through serde_json::Value (the same JSON: the workspace's
+        // serde_json keeps field order)
+        payload_json: serde_json::to_string(value).map_err(internal)?,
     })
 }
 
 /// The engine's actions in the store's terms.
 pub fn actions_of(evaluation: &Evaluation) -> Result<Vec<ProgrammeAction>, ServiceError> {
-    let mut actions = Vec::new();
-    for a in &evaluation.invitations {
-        actions.push(action("invitation", a)?);
+    let ev = evaluation;
+    let mut actions = Vec::with_capacity(
+        ev.invitations.len() + ev.reminders.len() + ev.escalations.len() + ev.all_clears.len() + ev.deletions.len(),
+    );
+    for a in &ev.invitations {
+        actions.push(action("invitation", a, &a.melde_id, Some(a.checkup), a.created, Some(&a.district))?);
     }
-    for a in &evaluation.reminders {
-        actions.push(action("reminder", a)?);
+    for a in &ev.reminders {
+        actions.push(action("reminder", a, &a.melde_id, Some(a.checkup), a.created, Some(&a.district))?);
     }
-    for a in &evaluation.escalations {
-        actions.push(action("escalation", a)?);
+    for a in &ev.escalations {
+        actions.push(action("escalation", a, &a.melde_id, Some(a.checkup), a.created, Some(&a.district))?);
     }
-    for a in &evaluation.all_clears {
-        actions.push(action("all_clear", a)?);
+    for a in &ev.all_clears {
+        actions.push(action("all_clear", a, &a.melde_id, Some(a.checkup), a.created, Some(&a.district))?);
     }
-    for a in &evaluation.deletions {
-        actions.push(action("deletion", a)?);
+    for a in &ev.deletions {
+        actions.push(action("deletion", a, &a.melde_id, None, a.created, None)?);
     }
     Ok(actions)
 }
