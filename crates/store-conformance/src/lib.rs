@@ -41,7 +41,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $fixture;
             organisations, certificates, reports_are_idempotent, concurrent_inserts_of_one_card_store_it_once,
             audit_chain_stays_one_chain_under_concurrent_writers, registry_deliveries_are_idempotent,
-            actions_are_recorded_exactly_once, link_decisions_and_version_conflicts,
+            actions_are_recorded_exactly_once, many_actions_are_counted_once, link_decisions_and_version_conflicts,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users
         );
@@ -342,6 +342,36 @@ pub async fn actions_are_recorded_exactly_once<S: Store>(store: S) {
     assert_eq!(reminders.iter().map(|a| a.melde_id.as_str()).collect::<Vec<_>>(), ["K1", "K4"]);
     assert_eq!(reminders[0].created, day("2026-03-01"), "the first recording stays");
     assert_eq!(reminders[0], batch[0]);
+    verified(&store).await;
+}
+
+/// Batches larger than a backend's rows per statement, with repeats inside one batch and
+/// across batches: each action is recorded once and counted once, and the audit log has
+/// one entry per run.
+pub async fn many_actions_are_counted_once<S: Store>(store: S) {
+    let at = t("2026-03-01T02:00:00Z");
+    let child = |i: usize| format!("K{i:06}");
+    let first: Vec<ProgrammeAction> =
+        (0..12_345).map(|i| action("reminder", &child(i), Some(Checkup::U6), "2026-03-01")).collect();
+    assert_eq!(store.record_actions(&first, day("2026-03-01"), at, &Actor::System).await.unwrap(), 12_345);
+    // half of them again, each twice in the batch, and 7,001 new ones, one of them twice
+    let mut second: Vec<ProgrammeAction> = Vec::new();
+    for i in (0..12_345).step_by(2) {
+        second.push(action("reminder", &child(i), Some(Checkup::U6), "2026-03-02"));
+        second.push(action("reminder", &child(i), Some(Checkup::U6), "2026-03-02"));
+    }
+    for i in 0..7_001 {
+        second.push(action("escalation", &child(i), Some(Checkup::U7), "2026-03-02"));
+    }
+    second.push(action("escalation", &child(0), Some(Checkup::U7), "2026-03-02"));
+    assert_eq!(store.record_actions(&second, day("2026-03-02"), at, &Actor::System).await.unwrap(), 7_001);
+    assert_eq!(store.record_actions(&second, day("2026-03-03"), at, &Actor::System).await.unwrap(), 0);
+    assert_eq!(store.actions(Some("reminder")).await.unwrap().len(), 12_345);
+    let escalations = store.actions(Some("escalation")).await.unwrap();
+    assert_eq!(escalations.len(), 7_001);
+    assert!(escalations.iter().all(|a| a.created == day("2026-03-02") && a.payload_json == r#"{"x":1}"#));
+    assert!(store.actions(Some("reminder")).await.unwrap().iter().all(|a| a.created == day("2026-03-01")));
+    assert_eq!(audit_actions(&store, "programme.daily_run").await, 3);
     verified(&store).await;
 }
 

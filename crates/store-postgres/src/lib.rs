@@ -708,23 +708,46 @@ impl Store for PgStore {
         at: Timestamp,
         actor: &Actor,
     ) -> StoreResult<usize> {
+        /// Rows one INSERT carries (as arrays, one a column).
+        const ACTIONS_PER_INSERT: usize = 5_000;
+        let recorded_at = ts(at);
         let mut tx = self.begin().await?;
         let mut new = 0usize;
-        for a in actions {
+        // one INSERT per chunk with the columns as arrays rather than one per action: every
+        // statement is a round trip to the server
+        for chunk in actions.chunks(ACTIONS_PER_INSERT) {
+            let mut kind = Vec::with_capacity(chunk.len());
+            let mut melde_id = Vec::with_capacity(chunk.len());
+            let mut checkup = Vec::with_capacity(chunk.len());
+            let mut created = Vec::with_capacity(chunk.len());
+            let mut district = Vec::with_capacity(chunk.len());
+            let mut payload = Vec::with_capacity(chunk.len());
+            for a in chunk {
+                kind.push(a.kind.as_str());
+                melde_id.push(a.melde_id.as_str());
+                checkup.push(a.checkup.map_or("", Checkup::name));
+                created.push(a.created.to_string());
+                district.push(a.district.as_ref().map_or("", Kreisschluessel::as_str));
+                payload.push(a.payload_json.as_str());
+            }
             let done = sqlx::query(
                 "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                 SELECT k, m, c, d, di, p, $7
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                      AS t(k, m, c, d, di, p)
+                 ON CONFLICT DO NOTHING",
             )
-            .bind(&a.kind)
-            .bind(a.melde_id.as_str())
-            .bind(a.checkup.map_or("", Checkup::name))
-            .bind(a.created.to_string())
-            .bind(a.district.as_ref().map_or("", Kreisschluessel::as_str))
-            .bind(&a.payload_json)
-            .bind(ts(at))
+            .bind(&kind)
+            .bind(&melde_id)
+            .bind(&checkup)
+            .bind(&created)
+            .bind(&district)
+            .bind(&payload)
+            .bind(&recorded_at)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            // the rows this statement inserted: those not recorded before (nor earlier in it)
             new += usize::try_from(done.rows_affected()).unwrap_or(0);
         }
         let event = AuditEvent::new(

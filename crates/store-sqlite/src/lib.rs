@@ -596,23 +596,30 @@ impl Store for SqliteStore {
         at: Timestamp,
         actor: &Actor,
     ) -> StoreResult<usize> {
+        /// Rows one INSERT carries: 7 bound values each, 3,500 in all, well below SQLite's
+        /// limit of 32,766 bound variables.
+        const ACTIONS_PER_INSERT: usize = 500;
+        let recorded_at = ts(at);
         let mut tx = self.begin().await?;
         let mut new = 0usize;
-        for a in actions {
-            let done = sqlx::query(
-                "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(&a.kind)
-            .bind(a.melde_id.as_str())
-            .bind(a.checkup.map_or("", Checkup::name))
-            .bind(a.created.to_string())
-            .bind(a.district.as_ref().map_or("", Kreisschluessel::as_str))
-            .bind(&a.payload_json)
-            .bind(ts(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        // one INSERT of many rows per chunk rather than one per action: every statement is
+        // a hand-off to sqlx's SQLite worker thread, which cost more than the insert itself
+        for chunk in actions.chunks(ACTIONS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at) ",
+            );
+            insert.push_values(chunk, |mut row, a| {
+                row.push_bind(a.kind.as_str())
+                    .push_bind(a.melde_id.as_str())
+                    .push_bind(a.checkup.map_or("", Checkup::name))
+                    .push_bind(a.created.to_string())
+                    .push_bind(a.district.as_ref().map_or("", Kreisschluessel::as_str))
+                    .push_bind(a.payload_json.as_str())
+                    .push_bind(recorded_at.as_str());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            // the rows this statement inserted: those not recorded before (nor earlier in it)
+            let done = insert.build().execute(&mut *tx).await.map_err(map_err)?;
             new += usize::try_from(done.rows_affected()).unwrap_or(0);
         }
         let event = AuditEvent::new(
