@@ -3,7 +3,7 @@
 //! builds can be shown to produce the same bytes.
 //!
 //! ```text
-//! cargo run --release -p oegd-letters --example letters_bench -- \
+//! cargo run --release -p oegd-service --example letters_bench -- \
 //!     [--letters N] [--threads T] [--passes P] [--digest] [--out DIR]
 //! ```
 //!
@@ -24,7 +24,10 @@ use std::time::Instant;
 
 use jiff::civil::{Date, date};
 use oegd_domain::Checkup;
-use oegd_letters::{Addressee, Letter, LetterKind, LetterRenderer, Sender};
+use oegd_letters::{Addressee, Letter, LetterKind, LetterRenderer};
+use oegd_programme::Profile;
+use oegd_service::cohort::Rng;
+use oegd_service::letters::sender_for;
 
 const GIVEN: &[&str] = &[
     "Emma",
@@ -75,51 +78,13 @@ const STREETS: &[&str] =
 const CITIES: &[(&str, &str)] =
     &[("18055", "Rostock"), ("18057", "Rostock"), ("19053", "Schwerin"), ("17489", "Greifswald"), ("23966", "Wismar")];
 
-/// A small deterministic generator (SplitMix64): the same letters in every build.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
-}
-
-fn sender() -> Sender {
-    Sender {
-        name: "Landesamt für Gesundheit und Soziales Mecklenburg-Vorpommern".into(),
-        unit: "Servicestelle Kindervorsorge".into(),
-        contact: "Team Kindervorsorge".into(),
-        street: "Erich-Schlesinger-Straße 35".into(),
-        postcode: "18059".into(),
-        city: "Rostock".into(),
-        phone: "0381 331-59000".into(),
-        email: "kindervorsorge@lagus.mv-regierung.de".into(),
-        legal_basis: "§ 15b des Gesetzes über den Öffentlichen Gesundheitsdienst im Land \
-                      Mecklenburg-Vorpommern (ÖGDG M-V)"
-            .into(),
-        escalation_recipient: "das für Ihren Wohnort zuständige Gesundheitsamt".into(),
-    }
-}
-
 fn days(d: Date, n: i64) -> Date {
     d.checked_add(jiff::Span::new().days(n)).unwrap()
 }
 
 fn generate(n: usize) -> Vec<Letter> {
     let mut rng = Rng(0x1e77_e125);
-    let sender = sender();
+    let sender = sender_for(&Profile::mv());
     (0..n)
         .map(|i| {
             let family = format!("{} {}", rng.pick(FAMILY), rng.below(5000));
