@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 
 use oegd_programme::Profile;
 use oegd_service::config::ProgrammeConfig;
-use oegd_service::{linking, programme};
+use oegd_service::linking::{self, Arrivals};
+use oegd_service::programme;
 use oegd_store_any::AnyStore;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -57,6 +58,7 @@ const CLAIM_RETRY: Duration = Duration::from_secs(300);
 /// (Europe/Berlin) unless another process on the same database has done or is doing it.
 async fn programme_task(
     gateway: Arc<Gateway<AnyStore>>,
+    arrivals: Arc<Arrivals>,
     config: ProgrammeConfig,
     profile: Profile,
     clock: Arc<dyn Clock>,
@@ -65,27 +67,17 @@ async fn programme_task(
     let sender = oegd_service::letters::sender_for(&profile);
     let holder = format!("pid {} started {:.0}", std::process::id(), clock.now());
     let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC);
-    // u64::MAX: link once at start-up too (reports may have come in while no one linked)
-    let mut linked_at_count = u64::MAX;
+    // its first call looks at every report (some may have come in while no one linked)
+    let mut linker = linking::Linker::default();
     let mut done_day: Option<jiff::civil::Date> = None;
     let mut next_claim = tokio::time::Instant::now();
     loop {
-        let count = gateway.stored_reports();
-        if count != linked_at_count {
-            match linking::link_pending(gateway.store(), clock.now()).await {
-                Ok(run) => {
-                    linked_at_count = count;
-                    if run.written > 0 {
-                        tracing::info!(
-                            linked = run.linked,
-                            review = run.review,
-                            unlinked = run.unlinked,
-                            "reports linked"
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "linking failed; will retry"),
+        match linker.link_arrivals(gateway.store(), &arrivals, clock.now()).await {
+            Ok(run) if run.written > 0 => {
+                tracing::info!(linked = run.linked, review = run.review, unlinked = run.unlinked, "reports linked");
             }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "linking failed; will retry"),
         }
         let now = clock.now().to_zoned(berlin.clone());
         let today = now.date();
@@ -127,7 +119,8 @@ pub async fn start_with(
 ) -> Result<RunningServer, ServiceError> {
     let config = Config::load(&dir.config())?;
     let store = admin::open_store_with(dir, database_url).await?;
-    let gateway = Arc::new(Gateway::new(store, clock.clone()).await?);
+    let arrivals = Arc::new(Arrivals::default());
+    let gateway = Arc::new(Gateway::new(store, clock.clone()).await?.with_arrivals(arrivals.clone()));
 
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p).map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", p.display())))
@@ -148,6 +141,7 @@ pub async fn start_with(
     let (programme_stop, programme_stopped) = watch::channel(false);
     let programme = tokio::spawn(programme_task(
         gateway.clone(),
+        arrivals,
         config.programme.clone(),
         profile.clone(),
         clock.clone(),

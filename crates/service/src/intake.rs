@@ -1,8 +1,8 @@
 //! Secure intake: a participation card from an authenticated sender becomes a durably
 //! stored report with a receipt, exactly once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use oegd_domain::{Clock, OrgKind, ProfessionOid, TelematikId};
@@ -11,6 +11,7 @@ use oegd_store::{Actor, InsertOutcome, NewReport, Organisation, ReportId, Report
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
+use crate::linking::{Arrival, Arrivals};
 
 /// Who sent a request, as the client certificate says (never the request body).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +33,12 @@ pub struct Gateway<S> {
     store: S,
     clock: Arc<dyn Clock>,
     office: Organisation,
-    /// Reports stored by this process: the linker in `serve` wakes when it changes.
-    stored: AtomicU64,
+    /// Where newly stored reports wait for the linker of a long-running process.
+    arrivals: Option<Arc<Arrivals>>,
+    /// Organisations found so far. A registered organisation is never changed or removed
+    /// (certificates are revoked instead), so what was found stays true; every API request
+    /// asks, and this saves it a database read.
+    known: std::sync::RwLock<HashMap<TelematikId, Organisation>>,
 }
 
 /// How long a request waits for a free CPU slot before it gets `503` (with `Retry-After`).
@@ -88,7 +93,15 @@ impl<S: Store> Gateway<S> {
             store.organisations().await?.into_iter().find(|o| o.kind == OrgKind::Landesamt).ok_or_else(|| {
                 ServiceError::Usage("Kein Landesamt registriert (oegd-gateway init legt es an).".into())
             })?;
-        Ok(Self { store, clock, office, stored: AtomicU64::new(0) })
+        Ok(Self { store, clock, office, arrivals: None, known: std::sync::RwLock::default() })
+    }
+
+    /// Hands every report stored from now on to `arrivals`, for a [`Linker`](crate::linking::Linker)
+    /// that decides it shortly after (`serve`; a CLI import links once at its end instead).
+    #[must_use]
+    pub fn with_arrivals(mut self, arrivals: Arc<Arrivals>) -> Self {
+        self.arrivals = Some(arrivals);
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -99,11 +112,6 @@ impl<S: Store> Gateway<S> {
         self.clock.now()
     }
 
-    /// How many new reports this process has stored since it started.
-    pub fn stored_reports(&self) -> u64 {
-        self.stored.load(Ordering::Relaxed)
-    }
-
     /// The state office that receives reports.
     pub fn receiving_office(&self) -> &Organisation {
         &self.office
@@ -111,9 +119,23 @@ impl<S: Store> Gateway<S> {
 
     /// The registered organisation behind a certificate, if its role matches.
     pub async fn organisation_of(&self, sender: &Sender) -> Result<Organisation, ServiceError> {
-        let org = self.store.organisation(&sender.telematik_id).await?.ok_or_else(|| {
-            ServiceError::Forbidden("Die Telematik-ID des Zertifikats ist beim Gateway nicht registriert.".into())
-        })?;
+        let known =
+            self.known.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&sender.telematik_id).cloned();
+        let org = match known {
+            Some(org) => org,
+            None => {
+                let org = self.store.organisation(&sender.telematik_id).await?.ok_or_else(|| {
+                    ServiceError::Forbidden(
+                        "Die Telematik-ID des Zertifikats ist beim Gateway nicht registriert.".into(),
+                    )
+                })?;
+                self.known
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(org.telematik_id.clone(), org.clone());
+                org
+            }
+        };
         if org.kind.profession_oid() != sender.profession {
             return Err(ServiceError::Forbidden(
                 "Die Rolle (professionOID) im Zertifikat passt nicht zur registrierten Organisation.".into(),
@@ -191,7 +213,9 @@ impl<S: Store> Gateway<S> {
         };
         match self.store.insert_report(&report, actor).await? {
             InsertOutcome::Inserted(report) => {
-                self.stored.fetch_add(1, Ordering::Relaxed);
+                if let Some(arrivals) = &self.arrivals {
+                    arrivals.push(Arrival::of(report.id.clone(), &card, report.received_at));
+                }
                 Ok(Submission { report, created: true })
             }
             InsertOutcome::Existing(first) if first.facts_sha256 == report.facts_sha256 => {

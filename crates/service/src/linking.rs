@@ -57,7 +57,7 @@ async fn card<S: Store>(store: &S, id: &ReportId) -> Result<(ParticipationCard, 
     Ok((card, berlin_date(report.received_at)))
 }
 
-fn reported(card: &ParticipationCard) -> ReportedChild {
+pub(crate) fn reported(card: &ParticipationCard) -> ReportedChild {
     ReportedChild {
         given_name: card.patient.given.clone(),
         family_name: card.patient.family.clone(),
@@ -103,26 +103,83 @@ pub async fn link_pending_with_progress<S: Store>(
     now: Timestamp,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<LinkRun, ServiceError> {
-    let decisions: HashMap<ReportId, LinkDecision> =
-        store.link_decisions(None).await?.into_iter().map(|d| (d.report_id.clone(), d)).collect();
-    let todo: Vec<ReportId> = store
-        .reports(&ReportFilter::default())
-        .await?
-        .into_iter()
-        .filter(|r| decisions.get(&r.id).is_none_or(open_to_linker))
-        .map(|r| r.id)
-        .collect();
-    let mut run = LinkRun { examined: todo.len(), ..LinkRun::default() };
-    if todo.is_empty() {
-        return Ok(run);
+    let pending = Pending::read(store).await?;
+    if pending.todo.is_empty() {
+        return Ok(LinkRun::default());
     }
     let (index, kvnr_since) = current_index(store).await?;
-    let mut batch = Vec::with_capacity(BATCH.min(todo.len()));
-    let total = todo.len();
-    for (done, id) in todo.into_iter().enumerate() {
-        progress(done, total);
-        let (card, received) = card(store, &id).await?;
-        let decision = index.decide(&reported(&card));
+    pending.decide(store, now, &index, &kvnr_since, progress).await
+}
+
+/// The reports the linker has to decide: those without a decision and its own open ones.
+struct Pending {
+    decisions: HashMap<ReportId, LinkDecision>,
+    todo: Vec<ReportId>,
+}
+
+impl Pending {
+    async fn read<S: Store>(store: &S) -> Result<Self, ServiceError> {
+        let decisions: HashMap<ReportId, LinkDecision> =
+            store.link_decisions(None).await?.into_iter().map(|d| (d.report_id.clone(), d)).collect();
+        let todo = store
+            .reports(&ReportFilter::default())
+            .await?
+            .into_iter()
+            .filter(|r| decisions.get(&r.id).is_none_or(open_to_linker))
+            .map(|r| r.id)
+            .collect();
+        Ok(Self { decisions, todo })
+    }
+
+    async fn decide<S: Store>(
+        self,
+        store: &S,
+        now: Timestamp,
+        index: &LinkIndex,
+        kvnr_since: &HashMap<MeldeId, Date>,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<LinkRun, ServiceError> {
+        let total = self.todo.len();
+        let mut run = LinkRun { examined: total, ..LinkRun::default() };
+        let decider = Decider { index, kvnr_since, now };
+        let mut batch = Vec::with_capacity(BATCH.min(total));
+        for (done, id) in self.todo.into_iter().enumerate() {
+            progress(done, total);
+            let (card, received) = card(store, &id).await?;
+            let old = self.decisions.get(&id);
+            if let Some(decision) = decider.decide(id, &reported(&card), received, old, &mut run)? {
+                batch.push(decision);
+            }
+            if batch.len() == BATCH {
+                run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
+                batch.clear();
+            }
+        }
+        run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
+        progress(total, total);
+        Ok(run)
+    }
+}
+
+/// The linker at work: the index, the day each remembered KVNR counts from, the time of
+/// the decisions.
+struct Decider<'a> {
+    index: &'a LinkIndex,
+    kvnr_since: &'a HashMap<MeldeId, Date>,
+    now: Timestamp,
+}
+
+impl Decider<'_> {
+    /// The decision on one report, counted in `run`; `None` when the report has it already.
+    fn decide(
+        &self,
+        report_id: ReportId,
+        child: &ReportedChild,
+        received: Date,
+        old: Option<&LinkDecision>,
+        run: &mut LinkRun,
+    ) -> Result<Option<LinkDecision>, ServiceError> {
+        let decision = self.index.decide(child);
         let (state, melde_id) = match &decision.outcome {
             Outcome::Linked(child) => (LinkState::Linked, Some(child.clone())),
             Outcome::Review => (LinkState::Review, None),
@@ -134,34 +191,147 @@ pub async fn link_pending_with_progress<S: Store>(
             _ => run.unlinked += 1,
         }
         let decision_json = serde_json::to_string(&decision).map_err(internal)?;
-        let old = decisions.get(&id);
         if old.is_some_and(|o| o.state == state && o.melde_id == melde_id && o.decision_json == decision_json) {
-            continue;
+            return Ok(None);
         }
-        batch.push(LinkDecision {
-            report_id: id,
+        Ok(Some(LinkDecision {
+            report_id,
             state,
             melde_id,
             // a link through a KVNR a person confirmed counts no earlier than that link
             effective: match (&decision.reason, &decision.outcome) {
                 (Reason::KvnrEqual, Outcome::Linked(child)) => {
-                    kvnr_since.get(child).map_or(received, |d| received.max(*d))
+                    self.kvnr_since.get(child).map_or(received, |d| received.max(*d))
                 }
                 _ => received,
             },
             decision_json,
             decided_by: Actor::System.to_string(),
-            decided_at: now,
+            decided_at: self.now,
             version: old.map_or(1, |o| o.version + 1),
-        });
-        if batch.len() == BATCH {
-            run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
-            batch.clear();
+        }))
+    }
+}
+
+/// A report just stored, with what the linker compares, so that [`Linker`] decides it
+/// without reading it back.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub report_id: ReportId,
+    pub child: ReportedChild,
+    pub received: Date,
+}
+
+impl Arrival {
+    pub(crate) fn of(report_id: ReportId, card: &ParticipationCard, received_at: Timestamp) -> Self {
+        Self { report_id, child: reported(card), received: berlin_date(received_at) }
+    }
+}
+
+/// Reports a process stored and its linker has not decided yet. Bounded: past
+/// [`Arrivals::CAPACITY`] it only notes that it missed some, and so does a new queue (it
+/// missed whatever came before the process); the linker then looks at every report.
+#[derive(Debug)]
+pub struct Arrivals {
+    queue: std::sync::Mutex<(Vec<Arrival>, bool)>,
+}
+
+impl Default for Arrivals {
+    fn default() -> Self {
+        Self { queue: std::sync::Mutex::new((Vec::new(), true)) }
+    }
+}
+
+impl Arrivals {
+    pub const CAPACITY: usize = 100_000;
+
+    pub(crate) fn push(&self, arrival: Arrival) {
+        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if queue.0.len() < Self::CAPACITY {
+            queue.0.push(arrival);
+        } else {
+            queue.1 = true;
         }
     }
-    run.written += store.save_link_decisions(&batch, now, &Actor::System).await?;
-    progress(total, total);
-    Ok(run)
+
+    /// What arrived since the last call, and whether some went missing.
+    fn take(&self) -> (Vec<Arrival>, bool) {
+        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *queue, (Vec::new(), false))
+    }
+
+    fn missed(&self) {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+    }
+}
+
+/// The linker of a long-running process (`serve`): decides the reports the process stored
+/// against an index it keeps between runs, instead of re-reading every report and the
+/// whole register each time as [`link_pending`] does. The index is rebuilt when the store's
+/// [`link_inputs_version`](Store::link_inputs_version) moved (a delivery, a remembered
+/// KVNR, an erasure); whoever made that change re-tried the open decisions themselves.
+#[derive(Default)]
+pub struct Linker {
+    index: Option<(i64, LinkIndex, HashMap<MeldeId, Date>)>,
+}
+
+impl Linker {
+    /// Decides what arrived since the last call; when arrivals went missing (at the first
+    /// call, or past the queue's capacity), does what [`link_pending`] does.
+    pub async fn link_arrivals<S: Store>(
+        &mut self,
+        store: &S,
+        arrivals: &Arrivals,
+        now: Timestamp,
+    ) -> Result<LinkRun, ServiceError> {
+        let (batch, missed) = arrivals.take();
+        let run = self.link(store, batch, missed, now).await;
+        if run.is_err() {
+            // nothing is lost: the reports are stored, the next call looks at all of them
+            arrivals.missed();
+        }
+        run
+    }
+
+    async fn link<S: Store>(
+        &mut self,
+        store: &S,
+        batch: Vec<Arrival>,
+        missed: bool,
+        now: Timestamp,
+    ) -> Result<LinkRun, ServiceError> {
+        if batch.is_empty() && !missed {
+            return Ok(LinkRun::default());
+        }
+        let pending = if missed { Some(Pending::read(store).await?) } else { None };
+        if pending.as_ref().is_some_and(|p| p.todo.is_empty()) {
+            return Ok(LinkRun::default());
+        }
+        // read before the index: a change in between makes the next call rebuild again
+        let version = store.link_inputs_version().await?;
+        let cached = match self.index.take() {
+            Some(cached) if cached.0 == version => cached,
+            _ => {
+                let (index, since) = current_index(store).await?;
+                (version, index, since)
+            }
+        };
+        let (_, index, kvnr_since) = self.index.insert(cached);
+        if let Some(pending) = pending {
+            return pending.decide(store, now, index, kvnr_since, &mut |_, _| {}).await;
+        }
+        let mut run = LinkRun { examined: batch.len(), ..LinkRun::default() };
+        let decider = Decider { index, kvnr_since, now };
+        let mut decisions = Vec::with_capacity(batch.len());
+        for a in batch {
+            // version 1: written only where the report has no decision yet
+            decisions.extend(decider.decide(a.report_id, &a.child, a.received, None, &mut run)?);
+        }
+        for chunk in decisions.chunks(BATCH) {
+            run.written += store.save_link_decisions(chunk, now, &Actor::System).await?;
+        }
+        Ok(run)
+    }
 }
 
 /// The child as the card names it: shown to the person who decides.

@@ -248,6 +248,9 @@ impl Store for AnyStore {
     async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {
         delegate!(self.remembered_kvnrs())
     }
+    async fn link_inputs_version(&self) -> StoreResult<i64> {
+        delegate!(self.link_inputs_version())
+    }
     // staff accounts, sessions and case outcomes (issue 4)
     async fn add_user(&self, user: &oegd_store::UserAccount, actor: &Actor) -> StoreResult<()> {
         delegate!(self.add_user(user, actor))

@@ -43,7 +43,8 @@ macro_rules! conformance_tests {
             audit_chain_stays_one_chain_under_concurrent_writers, registry_deliveries_are_idempotent,
             actions_are_recorded_exactly_once, many_actions_are_counted_once, link_decisions_and_version_conflicts,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
-            daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users
+            daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
+            link_inputs_version_follows_what_the_linker_compares
         );
     };
     (@each $fixture:ty; $($check:ident),* $(,)?) => {
@@ -371,7 +372,17 @@ pub async fn many_actions_are_counted_once<S: Store>(store: S) {
     assert_eq!(escalations.len(), 7_001);
     assert!(escalations.iter().all(|a| a.created == day("2026-03-02") && a.payload_json == r#"{"x":1}"#));
     assert!(store.actions(Some("reminder")).await.unwrap().iter().all(|a| a.created == day("2026-03-01")));
-    assert_eq!(audit_actions(&store, "programme.daily_run").await, 3);
+    // more recorded keys than one page of SQLite's walk over them (20,000), new keys between
+    // recorded ones and after the last
+    let mut third = first.clone();
+    third.extend((0..10_000).map(|i| action("reminder", &child(i), Some(Checkup::U7), "2026-03-04")));
+    third.push(action("reminder", &child(999_999), Some(Checkup::U6), "2026-03-04"));
+    assert_eq!(store.record_actions(&third, day("2026-03-04"), at, &Actor::System).await.unwrap(), 10_001);
+    assert_eq!(store.record_actions(&third, day("2026-03-05"), at, &Actor::System).await.unwrap(), 0);
+    let reminders = store.actions(Some("reminder")).await.unwrap();
+    assert_eq!(reminders.len(), 12_345 + 10_001);
+    assert_eq!(reminders.iter().filter(|a| a.created == day("2026-03-04")).count(), 10_001);
+    assert_eq!(audit_actions(&store, "programme.daily_run").await, 5);
     verified(&store).await;
 }
 
@@ -626,5 +637,38 @@ pub async fn operator_locks_and_unlocks_users<S: Store>(store: S) {
     assert!(matches!(unknown, Err(StoreError::NotFound(_))), "{unknown:?}");
     assert_eq!(audit_actions(&store, "user.locked").await, 1);
     assert_eq!(audit_actions(&store, "user.unlocked").await, 1);
+    verified(&store).await;
+}
+
+/// The version changes with a delivery, a KVNR remembered or forgotten and an erasure, and
+/// with nothing else the linker does not compare against (reports, the linker's decisions,
+/// a person's decision that teaches nothing).
+pub async fn link_inputs_version_follows_what_the_linker_compares<S: Store>(store: S) {
+    let at = t("2026-03-01T10:00:00Z");
+    let mut seen = store.link_inputs_version().await.unwrap();
+    let mut changed = |now: i64, expected: bool, what: &str| {
+        assert_eq!(now != seen, expected, "{what}: {seen} -> {now}");
+        seen = now;
+    };
+    store.import_delivery(&delivery("a", 2), &Actor::Operator).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), true, "a delivery");
+    store.import_delivery(&delivery("a", 2), &Actor::Operator).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), false, "the same delivery again");
+    with_reports(&store, &["r1", "r2"]).await;
+    let open = vec![decision("r1", LinkState::Review, None, 1), decision("r2", LinkState::Review, None, 1)];
+    store.save_link_decisions(&open, at, &Actor::System).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), false, "reports and the linker's decisions");
+    store.decide_link(&decision("r2", LinkState::Rejected, None, 2), None, &Actor::Operator).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), false, "a rejection that forgets nothing");
+    let remember =
+        RememberedKvnr { melde_id: mid("K1"), kvnr: Kvnr::parse("B730152844").unwrap(), since: day("2026-03-01") };
+    let confirmed = decision("r1", LinkState::Confirmed, Some("K1"), 2);
+    store.decide_link(&confirmed, Some(&remember), &Actor::Operator).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), true, "a KVNR remembered");
+    store.decide_link(&decision("r1", LinkState::Review, None, 3), None, &Actor::Operator).await.unwrap();
+    changed(store.link_inputs_version().await.unwrap(), true, "a KVNR forgotten");
+    let redact = |_: &str| Ok::<_, StoreError>("{}".to_owned());
+    assert!(store.erase_child(&mid("K2"), &redact, &redact, at, &Actor::System).await.unwrap());
+    changed(store.link_inputs_version().await.unwrap(), true, "an erasure");
     verified(&store).await;
 }

@@ -244,6 +244,17 @@ async fn append_audit(conn: &mut PgConnection, event: &AuditEvent, at: Timestamp
     Ok(())
 }
 
+/// Raises the number a long-running linker compares to decide whether its index is stale
+/// (`link_inputs_version`), in the transaction that changes the register, the remembered
+/// KVNRs or the erasures.
+async fn link_inputs_changed(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE link_inputs SET version = version + 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 /// Takes the audit chain's lock at the start of a transaction whose check-then-write must
 /// not interleave with others (numbering deliveries): the same effect as SQLite's
 /// `BEGIN IMMEDIATE`, for this transaction only.
@@ -650,6 +661,7 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         }
+        link_inputs_changed(&mut tx).await?;
         let event = AuditEvent::new(
             actor,
             "registry.delivery_imported",
@@ -955,6 +967,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        link_inputs_changed(&mut tx).await?;
         let event = AuditEvent::new(
             actor,
             "programme.child_erased",
@@ -1039,15 +1052,18 @@ impl Store for PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("link decision of report {}", d.report_id)));
         }
+        let mut kvnrs_changed = false;
         if d.state != LinkState::Confirmed {
-            sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = $1")
+            kvnrs_changed |= sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = $1")
                 .bind(&d.report_id.0)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(map_err)?
+                .rows_affected()
+                > 0;
         }
         if let Some(k) = remember {
-            sqlx::query(
+            kvnrs_changed |= sqlx::query(
                 "INSERT INTO remembered_kvnrs (melde_id, kvnr, report_id, since) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
             )
@@ -1057,7 +1073,12 @@ impl Store for PgStore {
             .bind(k.since.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?;
+            .map_err(map_err)?
+            .rows_affected()
+                > 0;
+        }
+        if kvnrs_changed {
+            link_inputs_changed(&mut tx).await?;
         }
         let event = AuditEvent::new(
             actor,
@@ -1094,6 +1115,10 @@ impl Store for PgStore {
                 .await
                 .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn link_inputs_version(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT version FROM link_inputs WHERE id = 1").fetch_one(&self.pool).await.map_err(map_err)
     }
 
     async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {

@@ -13,10 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "registry", include_str!("../migrations/0002_registry.sql")),
     (3, "programme", include_str!("../migrations/0003_programme.sql")),
     (4, "accounts", include_str!("../migrations/0004_accounts.sql")),
+    (5, "link_inputs", include_str!("../migrations/0005_link_inputs.sql")),
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Key of the advisory lock held while migrating ("oegd" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f65_6764;

@@ -5,6 +5,7 @@
 //! one connection and start with `BEGIN IMMEDIATE`, so writers from other processes (the
 //! CLI while the server runs) queue on the database lock instead of failing mid-transaction.
 
+mod checkpoint;
 mod group_commit;
 mod migrate;
 
@@ -33,6 +34,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Incoming reports, committed in groups through `writer` (group_commit.rs).
     reports: group_commit::ReportQueue,
+    /// Held by every clone: the background checkpoint (checkpoint.rs) ends with the last.
+    _alive: std::sync::Arc<()>,
 }
 
 impl SqliteStore {
@@ -59,10 +62,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(map_err)?;
+        // the writer's commits never checkpoint; checkpoint.rs does it beside them
+        let writer_opts = opts.clone().pragma("wal_autocheckpoint", "0");
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_opts).await.map_err(map_err)?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(map_err)?;
         let reports = group_commit::ReportQueue::start(writer.clone());
-        Ok(Self { writer, reader, reports })
+        let alive = std::sync::Arc::new(());
+        checkpoint::start(reader.clone(), std::sync::Arc::downgrade(&alive));
+        Ok(Self { writer, reader, reports, _alive: alive })
     }
 
     /// Pending migrations (applied by [`SqliteStore::open`]); for `oegd-gateway migrate`.
@@ -145,9 +152,93 @@ fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// The actions whose key is not recorded yet, in their given order. A daily run offers every
+/// action the engine knows, nearly all of them recorded on earlier days: one walk over the
+/// recorded keys in key order finds the few new ones, where offering all of them to
+/// `INSERT … ON CONFLICT DO NOTHING` cost 7 µs an action. The keys come in pages, each page
+/// one string: a row per key cost as much as the insert it saved.
+async fn not_recorded<'a>(
+    conn: &mut SqliteConnection,
+    actions: &'a [ProgrammeAction],
+) -> StoreResult<Vec<&'a ProgrammeAction>> {
+    /// Keys read per query: bounded memory, few hand-offs to the SQLite worker thread.
+    const KEYS_PER_PAGE: i64 = 20_000;
+    fn key(a: &ProgrammeAction) -> (&str, &str, &str) {
+        (a.kind.as_str(), a.melde_id.as_str(), a.checkup.map_or("", Checkup::name))
+    }
+    let mut fresh = Vec::new();
+    // sorted once the first page shows that anything is recorded (a first run skips it)
+    let mut next = None;
+    let mut after = (String::new(), String::new(), String::new());
+    while next.as_mut().is_none_or(|n: &mut std::iter::Peekable<_>| n.peek().is_some()) {
+        // keys hold no control characters: unit separator between the parts, record
+        // separator between the keys
+        let (count, joined): (i64, String) = sqlx::query_as(
+            "SELECT count(*), coalesce(group_concat(kind || char(31) || melde_id || char(31) || checkup, char(30)), '')
+             FROM (SELECT kind, melde_id, checkup FROM programme_actions WHERE (kind, melde_id, checkup) > (?, ?, ?)
+                   ORDER BY kind, melde_id, checkup LIMIT ?)",
+        )
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(&after.2)
+        .bind(KEYS_PER_PAGE)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        if count == 0 {
+            break;
+        }
+        let next = next.get_or_insert_with(|| {
+            // SQLite compares TEXT as bytes (BINARY), as `str` does
+            let mut order: Vec<(usize, &ProgrammeAction)> = actions.iter().enumerate().collect();
+            order.sort_by(|a, b| key(a.1).cmp(&key(b.1)));
+            order.into_iter().peekable()
+        });
+        let mut page = joined
+            .split('\x1e')
+            .map(|k| {
+                let mut parts = k.splitn(3, '\x1f');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(kind), Some(melde_id), Some(checkup)) => Ok((kind, melde_id, checkup)),
+                    _ => Err(corrupt("action key")),
+                }
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        // the walk needs key order, which group_concat does not promise
+        page.sort_unstable();
+        for &recorded in &page {
+            while let Some(a) = next.next_if(|a| key(a.1) < recorded) {
+                fresh.push(a);
+            }
+            while next.next_if(|a| key(a.1) == recorded).is_some() {}
+        }
+        match page.last() {
+            Some(&(kind, melde_id, checkup)) if count == KEYS_PER_PAGE => {
+                after = (kind.to_owned(), melde_id.to_owned(), checkup.to_owned());
+            }
+            _ => break,
+        }
+    }
+    let Some(next) = next else { return Ok(actions.iter().collect()) };
+    fresh.extend(next);
+    fresh.sort_unstable_by_key(|a| a.0);
+    Ok(fresh.into_iter().map(|a| a.1).collect())
+}
+
 async fn append_audit(conn: &mut SqliteConnection, event: &AuditEvent, at: Timestamp) -> StoreResult<()> {
     let entries = audit_entries(conn, &[(event.clone(), at)]).await?;
     write_audit_entries(conn, &entries).await
+}
+
+/// Raises the number a long-running linker compares to decide whether its index is stale
+/// (`link_inputs_version`), in the transaction that changes the register, the remembered
+/// KVNRs or the erasures.
+async fn link_inputs_changed(conn: &mut SqliteConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE link_inputs SET version = version + 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
 }
 
 /// The next entries of the chain for these events, in order, after the stored head.
@@ -536,6 +627,7 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         }
+        link_inputs_changed(&mut tx).await?;
         let event = AuditEvent::new(
             actor,
             "registry.delivery_imported",
@@ -601,14 +693,15 @@ impl Store for SqliteStore {
         const ACTIONS_PER_INSERT: usize = 500;
         let recorded_at = ts(at);
         let mut tx = self.begin().await?;
+        let fresh = not_recorded(&mut tx, actions).await?;
         let mut new = 0usize;
         // one INSERT of many rows per chunk rather than one per action: every statement is
         // a hand-off to sqlx's SQLite worker thread, which cost more than the insert itself
-        for chunk in actions.chunks(ACTIONS_PER_INSERT) {
+        for chunk in fresh.chunks(ACTIONS_PER_INSERT) {
             let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO programme_actions (kind, melde_id, checkup, created, district, payload, recorded_at) ",
             );
-            insert.push_values(chunk, |mut row, a| {
+            insert.push_values(chunk, |mut row, &a| {
                 row.push_bind(a.kind.as_str())
                     .push_bind(a.melde_id.as_str())
                     .push_bind(a.checkup.map_or("", Checkup::name))
@@ -820,6 +913,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        link_inputs_changed(&mut tx).await?;
         let event = AuditEvent::new(
             actor,
             "programme.child_erased",
@@ -845,26 +939,50 @@ impl Store for SqliteStore {
         at: Timestamp,
         actor: &Actor,
     ) -> StoreResult<usize> {
+        /// Rows one INSERT carries: 8 bound values each, 3,200 in all.
+        const DECISIONS_PER_INSERT: usize = 400;
         let mut tx = self.begin().await?;
         let mut written = 0usize;
         let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
-        for d in decisions {
-            let done = if d.version <= 1 {
-                bind_decision(sqlx::query(
-                    "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by, decided_at, version)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                ), d)
-                .execute(&mut *tx)
-                .await
-            } else {
-                bind_decision(sqlx::query(
-                    "UPDATE link_decisions SET report_id = ?1, state = ?2, melde_id = ?3, effective = ?4, decision = ?5,
-                     decided_by = ?6, decided_at = ?7, version = ?8
-                     WHERE report_id = ?1 AND version = ?8 - 1 AND state IN ('review', 'unlinked')",
-                ), d)
-                .execute(&mut *tx)
-                .await
+        // first decisions (the bulk: every new report) as multi-row INSERTs, one state at a
+        // time so that the audit entry can count them by state; a statement per row kept the
+        // single writer busy long enough to hold up the intake's commits behind it
+        let (mut first, later): (Vec<&LinkDecision>, Vec<&LinkDecision>) =
+            decisions.iter().partition(|d| d.version <= 1);
+        first.sort_by_key(|d| d.state.as_str());
+        for of_state in first.chunk_by(|a, b| a.state == b.state) {
+            let state = of_state.first().map_or("", |d| d.state.as_str());
+            for chunk in of_state.chunks(DECISIONS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by, decided_at, version) ",
+                );
+                insert.push_values(chunk, |mut row, d| {
+                    row.push_bind(&d.report_id.0)
+                        .push_bind(d.state.as_str())
+                        .push_bind(d.melde_id.as_ref().map(MeldeId::as_str))
+                        .push_bind(d.effective.to_string())
+                        .push_bind(&d.decision_json)
+                        .push_bind(&d.decided_by)
+                        .push_bind(ts(d.decided_at))
+                        .push_bind(d.version);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                let done = insert.build().execute(&mut *tx).await.map_err(map_err)?;
+                let done = usize::try_from(done.rows_affected()).unwrap_or(0);
+                if done > 0 {
+                    written += done;
+                    *by_state.entry(state).or_insert(0) += done;
+                }
             }
+        }
+        for d in later {
+            let done = bind_decision(sqlx::query(
+                "UPDATE link_decisions SET report_id = ?1, state = ?2, melde_id = ?3, effective = ?4, decision = ?5,
+                 decided_by = ?6, decided_at = ?7, version = ?8
+                 WHERE report_id = ?1 AND version = ?8 - 1 AND state IN ('review', 'unlinked')",
+            ), d)
+            .execute(&mut *tx)
+            .await
             .map_err(map_err)?;
             if done.rows_affected() > 0 {
                 written += 1;
@@ -895,22 +1013,30 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("link decision of report {}", d.report_id)));
         }
+        let mut kvnrs_changed = false;
         if d.state != LinkState::Confirmed {
-            sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = ?")
+            kvnrs_changed |= sqlx::query("DELETE FROM remembered_kvnrs WHERE report_id = ?")
                 .bind(&d.report_id.0)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(map_err)?
+                .rows_affected()
+                > 0;
         }
         if let Some(k) = remember {
-            sqlx::query("INSERT INTO remembered_kvnrs (melde_id, kvnr, report_id, since) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            kvnrs_changed |= sqlx::query("INSERT INTO remembered_kvnrs (melde_id, kvnr, report_id, since) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
                 .bind(k.melde_id.as_str())
                 .bind(k.kvnr.as_str())
                 .bind(&d.report_id.0)
                 .bind(k.since.to_string())
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(map_err)?
+                .rows_affected()
+                > 0;
+        }
+        if kvnrs_changed {
+            link_inputs_changed(&mut tx).await?;
         }
         let event = AuditEvent::new(
             actor,
@@ -943,6 +1069,13 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn link_inputs_version(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT version FROM link_inputs WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)
     }
 
     async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {

@@ -12,10 +12,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "registry", include_str!("../migrations/0002_registry.sql")),
     (3, "programme", include_str!("../migrations/0003_programme.sql")),
     (4, "accounts", include_str!("../migrations/0004_accounts.sql")),
+    (5, "link_inputs", include_str!("../migrations/0005_link_inputs.sql")),
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT";

@@ -170,6 +170,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// All decisions, optionally of one state, by report id.
     fn link_decisions(&self, state: Option<LinkState>) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
     fn remembered_kvnrs(&self) -> impl Future<Output = StoreResult<Vec<RememberedKvnr>>> + Send;
+    /// A number that changes with everything the linker compares reports against: a register
+    /// delivery, a KVNR remembered or forgotten, an erased child. One cheap read; a linker
+    /// that keeps its index between runs rebuilds it when the number differs.
+    fn link_inputs_version(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 
     // --- staff accounts and sessions of the web interface ------------------------------
     /// Adds an account; [`StoreError::AlreadyExists`] if the login is taken.
