@@ -4,8 +4,11 @@
 //! days out of order adds nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::{fixture, import_small_delivery};
 
 use jiff::civil::{Date, date};
 use jiff::{Span, Timestamp};
@@ -13,16 +16,8 @@ use oegd_domain::SystemClock;
 use oegd_programme::Profile;
 use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
-use oegd_service::{Gateway, admin, import, letters, programme, registry};
+use oegd_service::{Gateway, admin, import, letters, programme};
 use oegd_store::Store;
-
-fn fixture(rel: &str) -> PathBuf {
-    std::env::var_os("OEGD_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures")
-        .join(rel)
-}
 
 const NOW: Timestamp = Timestamp::constant(1_790_000_000, 0);
 
@@ -32,9 +27,7 @@ async fn loaded(root: &Path) -> DataDir {
     admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
     let store = admin::open_store(&dir).await.unwrap();
     for i in 1..=3 {
-        let path = fixture(&format!("programme/small/meldedaten_{i}.csv"));
-        let bytes = std::fs::read(&path).unwrap();
-        registry::import_registry(&store, "m.csv", &bytes, true, NOW, &mut |_, _, _| {}).await.unwrap();
+        import_small_delivery(&store, i, NOW).await;
     }
     let gateway = Gateway::new(store, std::sync::Arc::new(SystemClock)).await.unwrap();
     let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();

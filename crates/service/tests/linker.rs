@@ -3,9 +3,12 @@
 //! between two of its runs; it decides each arrival once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use support::{fixture, import_small_delivery};
 
 use jiff::Timestamp;
 use oegd_domain::{SystemClock, TelematikId};
@@ -13,17 +16,9 @@ use oegd_fhir::MediaType;
 use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
 use oegd_service::linking::{Arrivals, LinkRun, Linker};
-use oegd_service::{Gateway, admin, import, linking, registry};
+use oegd_service::{Gateway, admin, import, linking};
 use oegd_store::{LinkState, ReportFilter, Store};
 use oegd_store_any::AnyStore;
-
-fn fixture(rel: &str) -> PathBuf {
-    std::env::var_os("OEGD_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures")
-        .join(rel)
-}
 
 const NOW: Timestamp = Timestamp::constant(1_790_000_000, 0);
 
@@ -34,8 +29,7 @@ async fn store_in(root: &Path, name: &str) -> AnyStore {
 }
 
 async fn import_delivery(store: &AnyStore, i: u32) {
-    let bytes = std::fs::read(fixture(&format!("programme/small/meldedaten_{i}.csv"))).unwrap();
-    registry::import_registry(store, "m.csv", &bytes, true, NOW, &mut |_, _, _| {}).await.unwrap();
+    import_small_delivery(store, i, NOW).await;
 }
 
 /// The fixture's report lines, in two halves.

@@ -4,8 +4,11 @@
 //! as the API: the API takes it as a resubmission of the form's card).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::sync::Arc;
+use support::{fixture, import_small_delivery};
 
 use jiff::Timestamp;
 use jiff::civil::date;
@@ -17,16 +20,8 @@ use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
 use oegd_service::linking::{self, Verdict};
 use oegd_service::webform::{self, CheckupForm, FormOutcome, field};
-use oegd_service::{Gateway, Sender, admin, import, letters, programme, registry};
+use oegd_service::{Gateway, Sender, admin, import, letters, programme};
 use oegd_store::{Actor, LinkState, Organisation, ReportSource, Store};
-
-fn fixture(rel: &str) -> PathBuf {
-    std::env::var_os("OEGD_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures")
-        .join(rel)
-}
 
 /// 2026-01-15: a fortnight after the fixture's last day.
 const NOW: Timestamp = Timestamp::constant(1_768_471_200, 0);
@@ -43,8 +38,7 @@ async fn loaded(root: &Path) -> Gateway<oegd_store_any::AnyStore> {
     admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
     let store = admin::open_store(&dir).await.unwrap();
     for i in 1..=3 {
-        let bytes = std::fs::read(fixture(&format!("programme/small/meldedaten_{i}.csv"))).unwrap();
-        registry::import_registry(&store, "m.csv", &bytes, true, NOW, &mut |_, _, _| {}).await.unwrap();
+        import_small_delivery(&store, i, NOW).await;
     }
     let gateway = Gateway::new(store, Arc::new(FixedClock)).await.unwrap();
     let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();
