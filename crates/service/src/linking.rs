@@ -233,12 +233,19 @@ impl Arrival {
 /// missed whatever came before the process); the linker then looks at every report.
 #[derive(Debug)]
 pub struct Arrivals {
-    queue: std::sync::Mutex<(Vec<Arrival>, bool)>,
+    queue: std::sync::Mutex<Waiting>,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    arrivals: Vec<Arrival>,
+    /// Some were not kept: the linker has to look at every report.
+    missed: bool,
 }
 
 impl Default for Arrivals {
     fn default() -> Self {
-        Self { queue: std::sync::Mutex::new((Vec::new(), true)) }
+        Self { queue: std::sync::Mutex::new(Waiting { arrivals: Vec::new(), missed: true }) }
     }
 }
 
@@ -247,21 +254,22 @@ impl Arrivals {
 
     pub(crate) fn push(&self, arrival: Arrival) {
         let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if queue.0.len() < Self::CAPACITY {
-            queue.0.push(arrival);
+        if queue.arrivals.len() < Self::CAPACITY {
+            queue.arrivals.push(arrival);
         } else {
-            queue.1 = true;
+            queue.missed = true;
         }
     }
 
     /// What arrived since the last call, and whether some went missing.
     fn take(&self) -> (Vec<Arrival>, bool) {
         let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *queue, (Vec::new(), false))
+        let taken = std::mem::take(&mut *queue);
+        (taken.arrivals, taken.missed)
     }
 
     fn missed(&self) {
-        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).missed = true;
     }
 }
 
@@ -272,7 +280,14 @@ impl Arrivals {
 /// KVNR, an erasure); whoever made that change re-tried the open decisions themselves.
 #[derive(Default)]
 pub struct Linker {
-    index: Option<(i64, LinkIndex, HashMap<MeldeId, Date>)>,
+    index: Option<KeptIndex>,
+}
+
+/// The index a [`Linker`] keeps, with the store's `link_inputs_version` it was built at.
+struct KeptIndex {
+    version: i64,
+    index: LinkIndex,
+    kvnr_since: HashMap<MeldeId, Date>,
 }
 
 impl Linker {
@@ -309,14 +324,14 @@ impl Linker {
         }
         // read before the index: a change in between makes the next call rebuild again
         let version = store.link_inputs_version().await?;
-        let cached = match self.index.take() {
-            Some(cached) if cached.0 == version => cached,
+        let kept = match self.index.take() {
+            Some(kept) if kept.version == version => kept,
             _ => {
-                let (index, since) = current_index(store).await?;
-                (version, index, since)
+                let (index, kvnr_since) = current_index(store).await?;
+                KeptIndex { version, index, kvnr_since }
             }
         };
-        let (_, index, kvnr_since) = self.index.insert(cached);
+        let KeptIndex { index, kvnr_since, .. } = self.index.insert(kept);
         if let Some(pending) = pending {
             return pending.decide(store, now, index, kvnr_since, &mut |_, _| {}).await;
         }
