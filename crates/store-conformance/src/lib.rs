@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             organisations, certificates, reports_are_idempotent, concurrent_inserts_of_one_card_store_it_once,
             audit_chain_stays_one_chain_under_concurrent_writers, registry_deliveries_are_idempotent,
             actions_are_recorded_exactly_once, many_actions_are_counted_once, link_decisions_and_version_conflicts,
+            many_link_decisions_in_one_call,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
             link_inputs_version_follows_what_the_linker_compares
@@ -403,6 +404,71 @@ async fn with_reports<S: Store>(store: &S, ids: &[&str]) {
     for (i, id) in ids.iter().enumerate() {
         store.insert_report(&report(id, "1-20123456789", &format!("card-{i}")), &Actor::System).await.unwrap();
     }
+}
+
+/// Batches larger than one statement carries (both backends split them): every decision
+/// written once, the linker's open ones replaced, the others kept, the audit entry counting
+/// by state.
+pub async fn many_link_decisions_in_one_call<S: Store>(store: S) {
+    const N: usize = 2_500;
+    let ids: Vec<String> = (0..N).map(|i| format!("r{i:05}")).collect();
+    // fifty writers at once: the backends commit them in groups, not 2,500 syncs in a row
+    let writers: Vec<_> = (0..50)
+        .map(|w| {
+            let (store, ids) = (store.clone(), ids.clone());
+            tokio::spawn(async move {
+                for i in (w..N).step_by(50) {
+                    let r = report(&ids[i], "1-20123456789", &format!("card-{i}"));
+                    store.insert_report(&r, &Actor::System).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let at = t("2026-03-01T10:00:00Z");
+    // every third linked, the others alternately review and unlinked
+    let state_of = |i: usize| match i % 3 {
+        0 => LinkState::Linked,
+        1 => LinkState::Review,
+        _ => LinkState::Unlinked,
+    };
+    let first: Vec<LinkDecision> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let child = (state_of(i) == LinkState::Linked).then(|| format!("K{i}"));
+            decision(id, state_of(i), child.as_deref(), 1)
+        })
+        .collect();
+    assert_eq!(store.save_link_decisions(&first, at, &Actor::System).await.unwrap(), N);
+    assert_eq!(store.save_link_decisions(&first, at, &Actor::System).await.unwrap(), 0, "version 1 only once");
+    // the linker links everything: only its open decisions (review, unlinked) change
+    let second: Vec<LinkDecision> =
+        ids.iter().enumerate().map(|(i, id)| decision(id, LinkState::Linked, Some(&format!("L{i}")), 2)).collect();
+    let open = (0..N).filter(|i| state_of(*i) != LinkState::Linked).count();
+    assert_eq!(store.save_link_decisions(&second, at, &Actor::System).await.unwrap(), open);
+    for i in [0, 1, 2, 1_000, 1_001, 2_499] {
+        let expected = if state_of(i) == LinkState::Linked { &first[i] } else { &second[i] };
+        assert_eq!(store.link_decision(&ReportId(ids[i].clone())).await.unwrap().as_ref(), Some(expected), "{i}");
+    }
+    let (entries, _) = store.audit_log().await.unwrap();
+    let counts: Vec<serde_json::Value> = entries
+        .iter()
+        .filter(|e| e.action == "link.linker_decided")
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect();
+    let by_state = |s: LinkState| (0..N).filter(|i| state_of(*i) == s).count();
+    assert_eq!(
+        counts,
+        [
+            serde_json::json!({"linked": by_state(LinkState::Linked), "review": by_state(LinkState::Review),
+                               "unlinked": by_state(LinkState::Unlinked)}),
+            serde_json::json!({"linked": open}),
+        ]
+    );
+    verified(&store).await;
 }
 
 pub async fn link_decisions_and_version_conflicts<S: Store>(store: S) {

@@ -993,39 +993,47 @@ impl Store for PgStore {
         at: Timestamp,
         actor: &Actor,
     ) -> StoreResult<usize> {
+        /// Decisions one statement carries (as arrays: one round trip per chunk, not per row).
+        const DECISIONS_PER_STATEMENT: usize = 1000;
         let mut tx = self.begin().await?;
-        let mut written = 0usize;
-        let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
-        for d in decisions {
-            let done = if d.version <= 1 {
-                bind_decision(
-                    sqlx::query(
-                        "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by,
-                                                     decided_at, version)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                    ),
-                    d,
-                )
-                .execute(&mut *tx)
-                .await
-            } else {
-                bind_decision(
-                    sqlx::query(
-                        "UPDATE link_decisions SET state = $2, melde_id = $3, effective = $4, decision = $5,
-                         decided_by = $6, decided_at = $7, version = $8
-                         WHERE report_id = $1 AND version = $8 - 1 AND state IN ('review', 'unlinked')",
-                    ),
-                    d,
-                )
-                .execute(&mut *tx)
-                .await
-            }
-            .map_err(map_err)?;
-            if done.rows_affected() > 0 {
-                written += 1;
-                *by_state.entry(d.state.as_str()).or_insert(0) += 1;
+        let mut by_state = std::collections::BTreeMap::<String, usize>::new();
+        // first decisions (every new report) are inserted, the linker's own open ones updated
+        // where no one changed them meanwhile; RETURNING gives the states for the audit entry
+        let (first, later): (Vec<&LinkDecision>, Vec<&LinkDecision>) = decisions.iter().partition(|d| d.version <= 1);
+        let insert = "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by,
+                                                  decided_at, version)
+                      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                           $7::text[], $8::bigint[])
+                      ON CONFLICT DO NOTHING RETURNING state";
+        let update = "UPDATE link_decisions l SET state = t.state, melde_id = t.melde_id, effective = t.effective,
+                             decision = t.decision, decided_by = t.decided_by, decided_at = t.decided_at,
+                             version = t.version
+                      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::bigint[])
+                           AS t(report_id, state, melde_id, effective, decision, decided_by, decided_at, version)
+                      WHERE l.report_id = t.report_id AND l.version = t.version - 1
+                        AND l.state IN ('review', 'unlinked')
+                      RETURNING l.state";
+        for (sql, of_kind) in [(insert, first), (update, later)] {
+            for chunk in of_kind.chunks(DECISIONS_PER_STATEMENT) {
+                let states: Vec<String> = sqlx::query_scalar(sql)
+                    .bind(chunk.iter().map(|d| d.report_id.0.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.state.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.melde_id.as_ref().map(MeldeId::as_str)).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.effective.to_string()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.decision_json.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.decided_by.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| ts(d.decided_at)).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.version).collect::<Vec<_>>())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                for state in states {
+                    *by_state.entry(state).or_insert(0) += 1;
+                }
             }
         }
+        let written = by_state.values().sum();
         if written > 0 {
             let event = AuditEvent::new(actor, "link.linker_decided", "reports", serde_json::json!(by_state));
             append_audit(&mut tx, &event, at).await?;
