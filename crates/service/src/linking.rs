@@ -76,7 +76,9 @@ pub async fn current_index<S: Store>(store: &S) -> Result<(LinkIndex, HashMap<Me
     let since = remembered.iter().map(|k| (k.melde_id.clone(), k.since)).collect();
     let kvnrs: HashMap<MeldeId, Kvnr> = remembered.into_iter().map(|k| (k.melde_id, k.kvnr)).collect();
     let erased: HashSet<MeldeId> = store.erased_children().await?.into_iter().collect();
-    Ok((index_of(&rows, &kvnrs, &erased), since))
+    // seconds of CPU at a million children: not on a thread that serves requests
+    let index = tokio::task::spawn_blocking(move || index_of(&rows, &kvnrs, &erased)).await.map_err(internal)?;
+    Ok((index, since))
 }
 
 /// Erased children are not candidates: nothing links to them any more.
@@ -331,17 +333,24 @@ impl Linker {
                 KeptIndex { version, index, kvnr_since }
             }
         };
-        let KeptIndex { index, kvnr_since, .. } = self.index.insert(kept);
         if let Some(pending) = pending {
+            let KeptIndex { index, kvnr_since, .. } = self.index.insert(kept);
             return pending.decide(store, now, index, kvnr_since, &mut |_, _| {}).await;
         }
-        let mut run = LinkRun { examined: batch.len(), ..LinkRun::default() };
-        let decider = Decider { index, kvnr_since, now };
-        let mut decisions = Vec::with_capacity(batch.len());
-        for a in batch {
+        // tens of microseconds a report, thousands of reports a tick: off the request threads
+        let (kept, decided) = tokio::task::spawn_blocking(move || {
+            let mut run = LinkRun { examined: batch.len(), ..LinkRun::default() };
+            let decider = Decider { index: &kept.index, kvnr_since: &kept.kvnr_since, now };
             // version 1: written only where the report has no decision yet
-            decisions.extend(decider.decide(a.report_id, &a.child, a.received, None, &mut run)?);
-        }
+            let decided: Result<Vec<_>, _> =
+                batch.into_iter().map(|a| decider.decide(a.report_id, &a.child, a.received, None, &mut run)).collect();
+            let decided = decided.map(|d| (run, d.into_iter().flatten().collect::<Vec<_>>()));
+            (kept, decided)
+        })
+        .await
+        .map_err(internal)?;
+        self.index = Some(kept);
+        let (mut run, decisions) = decided?;
         for chunk in decisions.chunks(BATCH) {
             run.written += store.save_link_decisions(chunk, now, &Actor::System).await?;
         }
