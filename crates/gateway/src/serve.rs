@@ -190,9 +190,10 @@ async fn start_ui(
         data_dir: Some(dir.clone()),
     });
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(oegd_ui::serve(listener, tls, app, async {
-        let _ = stopped.await;
-    }));
+    let task =
+        tokio::spawn(oegd_web::tls::serve_browsers(listener, tls, app, connection_limits(&config.limits), async {
+            let _ = stopped.await;
+        }));
     tracing::info!(%ui_addr, "web interface listening (TLS)");
     Ok((ui_addr, stop, task))
 }

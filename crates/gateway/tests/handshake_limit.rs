@@ -2,10 +2,12 @@
 //! again (no certificate, revoked, not TLS at all) is refused for the cool-down, even with a
 //! good certificate, while another address is served throughout; after the cool-down the
 //! address is served again. Against the real server; the second address is 127.0.0.2 (any
-//! 127.0.0.0/8 address reaches a server on 127.0.0.1 on Linux).
+//! 127.0.0.0/8 address reaches a server on 127.0.0.1 on Linux). The web interface's listener
+//! (`--ui-listen`, no client certificate) has the same guard.
 
 mod common;
 mod support;
+mod uiclient;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +26,16 @@ const COOLDOWN_SECS: u64 = 3;
 /// One request over a new connection from `source`: the status, or the error text when the
 /// connection or TLS failed.
 async fn request_from(source: [u8; 4], server: SocketAddr, ca: &str, certs: Option<&Certs>) -> Result<u16, String> {
+    request_path_from(source, server, ca, certs, "/fhir/metadata").await
+}
+
+async fn request_path_from(
+    source: [u8; 4],
+    server: SocketAddr,
+    ca: &str,
+    certs: Option<&Certs>,
+    path: &str,
+) -> Result<u16, String> {
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket.bind(SocketAddr::from((source, 0))).map_err(|e| e.to_string())?;
     let tcp = socket.connect(server).await.map_err(|e| format!("connect: {e}"))?;
@@ -33,7 +45,7 @@ async fn request_from(source: [u8; 4], server: SocketAddr, ca: &str, certs: Opti
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .map_err(|e| format!("tls: {e}"))?;
-    tls.write_all(b"GET /fhir/metadata HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes())
         .await
         .map_err(|e| format!("write: {e}"))?;
     let mut answer = Vec::new();
@@ -72,14 +84,7 @@ async fn an_address_failing_handshakes_is_refused_for_a_while_and_others_are_ser
         match i % 3 {
             0 => assert!(request_from(BAD, server.addr, &ca, None).await.is_err()),
             1 => assert!(request_from(BAD, server.addr, &ca, Some(&revoked)).await.is_err()),
-            _ => {
-                let socket = TcpSocket::new_v4().unwrap();
-                socket.bind(SocketAddr::from((BAD, 0))).unwrap();
-                let mut tcp = socket.connect(server.addr).await.unwrap();
-                let _ = tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
-                let mut sink = Vec::new();
-                let _ = tcp.read_to_end(&mut sink).await;
-            }
+            _ => not_tls_from(BAD, server.addr).await,
         }
     }
 
@@ -106,4 +111,44 @@ async fn an_address_failing_handshakes_is_refused_for_a_while_and_others_are_ser
     // After the cool-down the bad address is served again.
     tokio::time::sleep(Duration::from_secs(COOLDOWN_SECS) + Duration::from_millis(500)).await;
     assert_eq!(request_from(BAD, server.addr, &ca, Some(&good)).await, Ok(200));
+}
+
+/// Plain bytes that are no TLS at all, from `source`: a failed handshake.
+async fn not_tls_from(source: [u8; 4], server: SocketAddr) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    let mut tcp = socket.connect(server).await.unwrap();
+    let _ = tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let mut sink = Vec::new();
+    let _ = tcp.read_to_end(&mut sink).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_interface_refuses_an_address_failing_handshakes_too() {
+    let env = Env::init();
+    set_config(&env, "limits", "failed_handshakes_per_ip", &FAILURES.to_string());
+    set_config(&env, "limits", "failed_handshake_cooldown_secs", &COOLDOWN_SECS.to_string());
+    let (_server, _api, ui) = uiclient::serve(&env);
+    let ca = env.ca();
+    const BAD: [u8; 4] = [127, 0, 0, 2];
+    const OTHER: [u8; 4] = [127, 0, 0, 1];
+    assert_eq!(request_path_from(BAD, ui, &ca, None, "/anmelden").await, Ok(200));
+
+    for _ in 0..FAILURES {
+        not_tls_from(BAD, ui).await;
+    }
+    // (the server counts a failure just after its side of the handshake ends: a few tries)
+    let mut refused = request_path_from(BAD, ui, &ca, None, "/anmelden").await;
+    for _ in 0..20 {
+        if refused.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        refused = request_path_from(BAD, ui, &ca, None, "/anmelden").await;
+    }
+    assert!(refused.is_err(), "the login page from the refused address: {refused:?}");
+    assert_eq!(request_path_from(OTHER, ui, &ca, None, "/anmelden").await, Ok(200));
+
+    tokio::time::sleep(Duration::from_secs(COOLDOWN_SECS) + Duration::from_millis(500)).await;
+    assert_eq!(request_path_from(BAD, ui, &ca, None, "/anmelden").await, Ok(200));
 }

@@ -1,7 +1,7 @@
 //! The handlers: each checks the session and role, calls the service core, renders a page.
 
 use axum::Form;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use oegd_domain::{Checkup, MeldeId};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::UiState;
 use crate::session::{
-    FORM_COOKIE, HALF_COOKIE, PeerIp, SESSION_COOKIE, check_csrf, clear_cookie, cookie, login_attempt, set_cookie,
+    FORM_COOKIE, HALF_COOKIE, PeerAddr, SESSION_COOKIE, check_csrf, clear_cookie, cookie, login_attempt, set_cookie,
     staff, staff_in,
 };
 use crate::views::*;
@@ -71,9 +71,9 @@ pub async fn login_form() -> Result<Response> {
 
 /// Every login attempt (password or code) takes a token of its address's bucket; without
 /// one: `429` with `Retry-After` and the login page saying so.
-fn login_rate(peer: Option<&Extension<PeerIp>>) -> Result<Option<Response>> {
+fn login_rate(peer: Option<&PeerAddr>) -> Result<Option<Response>> {
     // every request of `serve` has its peer; without (never), all share one bucket
-    let ip = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.0);
+    let ip = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.0.ip());
     match login_attempt(ip) {
         Ok(()) => Ok(None),
         Err(secs) => {
@@ -99,7 +99,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<UiState>,
-    peer: Option<Extension<PeerIp>>,
+    peer: Option<PeerAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response> {
@@ -138,7 +138,7 @@ pub struct CodeForm {
 
 pub async fn code(
     State(state): State<UiState>,
-    peer: Option<Extension<PeerIp>>,
+    peer: Option<PeerAddr>,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Result<Response> {

@@ -22,9 +22,9 @@ pub const HALF_COOKIE: &str = "__Host-oegd-anmeldung";
 /// The login form's own CSRF token (double submit: there is no session yet).
 pub const FORM_COOKIE: &str = "__Host-oegd-formular";
 
-/// The peer address of the request's connection (put on every request by [`crate::serve`]).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerIp(pub IpAddr);
+/// The peer address of the request's connection: axum's `ConnectInfo`, which the accept
+/// loop (`oegd_web::tls::serve_browsers`) puts on every request.
+pub type PeerAddr = axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>;
 
 /// Login attempts (password or code) one address may make at once ...
 const LOGIN_BURST: f64 = 30.0;

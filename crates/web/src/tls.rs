@@ -1,24 +1,28 @@
-//! The mutual-TLS accept loop.
+//! The TLS accept loop of both listeners: the API's (mutual TLS, [`serve`]) and the staff
+//! web interface's (server certificate only, [`serve_browsers`]), with the same limits on
+//! connections per address, failed handshakes and request heads.
 //!
-//! Architecture invariant: a request reaches a handler only over a connection whose client
-//! certificate chained to a trusted CA, was not revoked, and carried a readable identity
-//! (Telematik-ID and profession OID in the Admission extension). That identity is put on
-//! every request of the connection as a [`Sender`] extension; nothing in a request body can
-//! change it.
+//! Architecture invariant: a request reaches an API handler only over a connection whose
+//! client certificate chained to a trusted CA, was not revoked, and carried a readable
+//! identity (Telematik-ID and profession OID in the Admission extension). That identity is
+//! put on every request of the connection as a [`Sender`] extension; nothing in a request
+//! body can change it.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use oegd_service::Sender;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tower::ServiceExt;
 
 use crate::errors::outcome;
@@ -85,10 +89,44 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
+    accept_loop(listener, tls, app, limits, Clients::Certified, shutdown).await;
+}
+
+/// [`serve`] for clients without a certificate (the staff web interface, which has its own
+/// login): the same limits on connections, handshakes and request heads; every request
+/// carries the peer's address as axum's [`ConnectInfo`] instead of a [`Sender`], and the
+/// per-client request rate does not apply.
+pub async fn serve_browsers(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    accept_loop(listener, tls, app, limits, Clients::Browsers, shutdown).await;
+}
+
+/// Who connects to a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clients {
+    /// institutions with a client certificate (the API)
+    Certified,
+    /// people in a browser, with a server certificate only
+    Browsers,
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    limits: ConnectionLimits,
+    clients: Clients,
+    shutdown: impl Future<Output = ()>,
+) {
     let acceptor = TlsAcceptor::from(tls);
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let per_ip = ConnectionCounter::new(limits.max_connections_per_ip.max(1));
-    let limiter = limits.rate.map(|rate| Arc::new(RateLimiter::new(rate)));
+    let limiter = limits.rate.filter(|_| clients == Clients::Certified).map(|rate| Arc::new(RateLimiter::new(rate)));
     let guard = limits.failed_handshakes.map(|limit| Arc::new(HandshakeGuard::new(limit)));
     // Each connection watches this; after shutdown we wait until every connection has
     // dropped its receiver.
@@ -132,7 +170,7 @@ pub async fn serve(
         let app = app.clone();
         let limiter = limiter.clone();
         let guard = guard.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             let _slots = (permit, slot);
             let handshake_failed = || {
@@ -156,6 +194,13 @@ pub async fn serve(
                     return;
                 }
             };
+            if clients == Clients::Browsers {
+                let service = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer_addr));
+                    app.clone().oneshot(req)
+                });
+                return serve_http(stream, service, &limits, stop).await;
+            }
             let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
                 return; // cannot happen with a verifier that requires a certificate
             };
@@ -181,28 +226,45 @@ pub async fn serve(
                     }
                 }
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+            serve_http(stream, service, &limits, stop).await;
         });
     }
     drop(listener);
     drop(stop_rx);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+}
+
+/// HTTP/1.1 on an established TLS connection until the client closes it, a limit ends it,
+/// or the server stops (then the request in flight finishes).
+async fn serve_http<S>(
+    stream: TlsStream<TcpStream>,
+    service: S,
+    limits: &ConnectionLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tower::Service<hyper::Request<Incoming>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
