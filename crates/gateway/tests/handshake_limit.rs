@@ -40,11 +40,10 @@ async fn request_path_from(
     socket.bind(SocketAddr::from((source, 0))).map_err(|e| e.to_string())?;
     let tcp = socket.connect(server).await.map_err(|e| format!("connect: {e}"))?;
     let config: Arc<rustls::ClientConfig> =
-        oegd_pki::client_config(ca, certs.map(|c| (c.cert.as_str(), c.key.as_str()))).unwrap();
-    let mut tls = TlsConnector::from(config)
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .map_err(|e| format!("tls: {e}"))?;
+        oegd_pki::client_config(ca, certs.map(|c| (c.cert.as_str(), c.key.as_str())))
+            .map_err(|e| format!("client config: {e}"))?;
+    let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let mut tls = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| format!("tls: {e}"))?;
     tls.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes())
         .await
         .map_err(|e| format!("write: {e}"))?;
@@ -84,7 +83,7 @@ async fn an_address_failing_handshakes_is_refused_for_a_while_and_others_are_ser
         match i % 3 {
             0 => assert!(request_from(BAD, server.addr, &ca, None).await.is_err()),
             1 => assert!(request_from(BAD, server.addr, &ca, Some(&revoked)).await.is_err()),
-            _ => not_tls_from(BAD, server.addr).await,
+            _ => not_tls_from(BAD, server.addr).await.unwrap(),
         }
     }
 
@@ -114,13 +113,14 @@ async fn an_address_failing_handshakes_is_refused_for_a_while_and_others_are_ser
 }
 
 /// Plain bytes that are no TLS at all, from `source`: a failed handshake.
-async fn not_tls_from(source: [u8; 4], server: SocketAddr) {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::from((source, 0))).unwrap();
-    let mut tcp = socket.connect(server).await.unwrap();
+async fn not_tls_from(source: [u8; 4], server: SocketAddr) -> std::io::Result<()> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    let mut tcp = socket.connect(server).await?;
     let _ = tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
     let mut sink = Vec::new();
     let _ = tcp.read_to_end(&mut sink).await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +135,7 @@ async fn the_web_interface_refuses_an_address_failing_handshakes_too() {
     assert_eq!(request_path_from(BAD, ui, &ca, None, "/anmelden").await, Ok(200));
 
     for _ in 0..FAILURES {
-        not_tls_from(BAD, ui).await;
+        not_tls_from(BAD, ui).await.unwrap();
     }
     // (the server counts a failure just after its side of the handshake ends: a few tries)
     let mut refused = request_path_from(BAD, ui, &ca, None, "/anmelden").await;
