@@ -950,36 +950,30 @@ impl Store for SqliteStore {
         const DECISIONS_PER_INSERT: usize = 400;
         let mut tx = self.begin().await?;
         let mut written = 0usize;
-        let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
-        // first decisions (the bulk: every new report) as multi-row INSERTs, one state at a
-        // time so that the audit entry can count them by state; a statement per row kept the
-        // single writer busy long enough to hold up the intake's commits behind it
-        let (mut first, later): (Vec<&LinkDecision>, Vec<&LinkDecision>) =
-            decisions.iter().partition(|d| d.version <= 1);
-        first.sort_by_key(|d| d.state.as_str());
-        for of_state in first.chunk_by(|a, b| a.state == b.state) {
-            let state = of_state.first().map_or("", |d| d.state.as_str());
-            for chunk in of_state.chunks(DECISIONS_PER_INSERT) {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by, decided_at, version) ",
-                );
-                insert.push_values(chunk, |mut row, d| {
-                    row.push_bind(&d.report_id.0)
-                        .push_bind(d.state.as_str())
-                        .push_bind(d.melde_id.as_ref().map(MeldeId::as_str))
-                        .push_bind(d.effective.to_string())
-                        .push_bind(&d.decision_json)
-                        .push_bind(&d.decided_by)
-                        .push_bind(ts(d.decided_at))
-                        .push_bind(d.version);
-                });
-                insert.push(" ON CONFLICT DO NOTHING");
-                let done = insert.build().execute(&mut *tx).await.map_err(map_err)?;
-                let done = usize::try_from(done.rows_affected()).unwrap_or(0);
-                if done > 0 {
-                    written += done;
-                    *by_state.entry(state).or_insert(0) += done;
-                }
+        let mut by_state = std::collections::BTreeMap::<String, usize>::new();
+        // first decisions (the bulk: every new report) as multi-row INSERTs; a statement per
+        // row kept the single writer busy long enough to hold up the intake's commits behind
+        // it. RETURNING gives the states of the rows inserted, for the audit entry.
+        let (first, later): (Vec<&LinkDecision>, Vec<&LinkDecision>) = decisions.iter().partition(|d| d.version <= 1);
+        for chunk in first.chunks(DECISIONS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO link_decisions (report_id, state, melde_id, effective, decision, decided_by, decided_at, version) ",
+            );
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.report_id.0)
+                    .push_bind(d.state.as_str())
+                    .push_bind(d.melde_id.as_ref().map(MeldeId::as_str))
+                    .push_bind(d.effective.to_string())
+                    .push_bind(&d.decision_json)
+                    .push_bind(&d.decided_by)
+                    .push_bind(ts(d.decided_at))
+                    .push_bind(d.version);
+            });
+            insert.push(" ON CONFLICT DO NOTHING RETURNING state");
+            let states: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await.map_err(map_err)?;
+            written += states.len();
+            for state in states {
+                *by_state.entry(state).or_insert(0) += 1;
             }
         }
         for d in later {
@@ -993,7 +987,7 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
             if done.rows_affected() > 0 {
                 written += 1;
-                *by_state.entry(d.state.as_str()).or_insert(0) += 1;
+                *by_state.entry(d.state.as_str().to_owned()).or_insert(0) += 1;
             }
         }
         if written > 0 {
