@@ -36,44 +36,45 @@ pub enum NameLevel {
 
 /// Compares two prepared names.
 ///
-/// Runs once per name pair of every candidate, so it allocates nothing: Jaro–Winkler and
-/// the one-edit test work on the folded bytes (on `char`s, in a stack buffer, for the rare
-/// name that keeps letters of another script), and Jaro–Winkler is skipped when an upper
-/// bound from lengths and shared letters shows it cannot reach [`JW_SIMILAR`]. The levels
-/// are exactly those of `strsim::jaro_winkler` and `strsim::osa_distance` (tests below
-/// compare them on random names).
+/// Runs once per name pair of every candidate, so it allocates nothing and computes
+/// Jaro–Winkler, its costly part, only when a level still open depends on it: first the
+/// one-edit test, then an upper bound of Jaro–Winkler from lengths and shared letters
+/// ([`JaroWinkler`]), the exact value only when that bound reaches the level asked about.
+/// Both work on the folded bytes (on `char`s, in a stack buffer, for the rare name that
+/// keeps letters of another script). The levels are exactly those of
+/// `strsim::jaro_winkler` and `strsim::osa_distance` in the order the levels are listed
+/// (tests below compare them on random names).
 pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
     if a.is_empty() || b.is_empty() {
         return NameLevel::Missing;
     }
+    let (a_core, b_core) = (a.core.as_str(), b.core.as_str());
+    let two_forms = a.two_forms || b.two_forms;
     // `full` differs from `core` only in a name with two forms
-    if a.core == b.core || ((a.two_forms || b.two_forms) && a.full == b.full) {
+    if a_core == b_core || (two_forms && a.full == b.full) {
         return NameLevel::Exact;
     }
-    // Below JW_SIMILAR the value decides nothing (only `>= JW_CLOSE` and `>= JW_SIMILAR`
-    // are asked below), so a pair whose bound is lower counts as 0.
-    let ascii = a.ascii && b.ascii;
-    let mut jw = jaro_winkler_if_similar(&a.core, &a.core_letters, &b.core, &b.core_letters, ascii);
-    if a.two_forms || b.two_forms {
-        jw = jw.max(jaro_winkler_if_similar(&a.full, &a.full_letters, &b.full, &b.full_letters, ascii));
-    }
-    if jw >= JW_CLOSE {
-        return NameLevel::Close;
-    }
     // one edit: in names of 4+ letters, or a letter dropped or doubled in a 3-letter name
-    let (short, long) = (a.core.len().min(b.core.len()), a.core.len().max(b.core.len()));
-    if short >= 3 && long >= 4 && long - short <= 1 && with_chars(&a.core, &b.core, within_one_edit, within_one_edit) {
+    let (short, long) = (a_core.len().min(b_core.len()), a_core.len().max(b_core.len()));
+    if short >= 3 && long >= 4 && long - short <= 1 && with_chars(a_core, b_core, within_one_edit, within_one_edit) {
         return NameLevel::Close;
     }
-    if (b.core_letters.has_space() && is_part(&a.core, &b.core))
-        || (a.core_letters.has_space() && is_part(&b.core, &a.core))
+    // Jaro–Winkler of the two names is that of the better form
+    let ascii = a.ascii && b.ascii;
+    let mut core = JaroWinkler::new(a_core, &a.core_letters, b_core, &b.core_letters, ascii);
+    let mut full = two_forms.then(|| JaroWinkler::new(&a.full, &a.full_letters, &b.full, &b.full_letters, ascii));
+    let mut reaches = |floor: f64| core.reaches(floor) || full.as_mut().is_some_and(|f| f.reaches(floor));
+    if reaches(JW_CLOSE) {
+        return NameLevel::Close;
+    }
+    if (b.core_letters.has_space() && is_part(a_core, b_core)) || (a.core_letters.has_space() && is_part(b_core, a_core))
     {
         return NameLevel::Part;
     }
     if !a.code.is_empty() && a.code == b.code {
         return NameLevel::Phonetic;
     }
-    if jw >= JW_SIMILAR {
+    if reaches(JW_SIMILAR) {
         return NameLevel::Similar;
     }
     NameLevel::Disagree
@@ -84,30 +85,48 @@ fn is_part(part: &str, whole: &str) -> bool {
     whole.contains(' ') && whole.split(' ').any(|w| w == part)
 }
 
-/// Jaro–Winkler of two folded names, or 0 when an upper bound shows it is below
-/// [`JW_SIMILAR`]. The bound: Jaro's matches `m` are at most the characters the names have
-/// in common counted with multiplicity ([`Letters::common`]), transpositions at least 0,
-/// and the Winkler prefix is the actual common prefix (at most 4).
-fn jaro_winkler_if_similar(a: &str, a_letters: &Letters, b: &str, b_letters: &Letters, ascii: bool) -> f64 {
-    if ascii
-        && !a.is_empty()
-        && !b.is_empty()
-        && let Some(m) = a_letters.common(b_letters)
-    {
-        if m == 0 {
-            return 0.0;
+/// Jaro–Winkler of two folded names, computed when first needed and only if an upper
+/// bound reaches the similarity asked about. The bound: Jaro's matches `m` are at most the
+/// characters the names have in common counted with multiplicity ([`Letters::common`]),
+/// transpositions at least 0, and the Winkler prefix is the actual common prefix (at most
+/// 4). Without a bound (a name not ASCII, a letter more than three times) the value is
+/// computed.
+struct JaroWinkler<'a> {
+    a: &'a str,
+    b: &'a str,
+    bound: f64,
+    value: Option<f64>,
+}
+
+impl<'a> JaroWinkler<'a> {
+    fn new(a: &'a str, a_letters: &Letters, b: &'a str, b_letters: &Letters, ascii: bool) -> Self {
+        let mut bound = f64::INFINITY;
+        if ascii
+            && !a.is_empty()
+            && !b.is_empty()
+            && let Some(m) = a_letters.common(b_letters)
+        {
+            bound = 0.0;
+            if m > 0 {
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                let prefix = x.iter().take(4).zip(y).take_while(|(p, q)| p == q).count();
+                let m = m as f64;
+                let jaro_max = (m / x.len() as f64 + m / y.len() as f64 + 1.0) / 3.0;
+                bound = jaro_max + 0.1 * prefix as f64 * (1.0 - jaro_max);
+            }
         }
-        let (x, y) = (a.as_bytes(), b.as_bytes());
-        let prefix = x.iter().take(4).zip(y).take_while(|(p, q)| p == q).count();
-        let m = m as f64;
-        let jaro_max = (m / x.len() as f64 + m / y.len() as f64 + 1.0) / 3.0;
-        let bound = jaro_max + 0.1 * prefix as f64 * (1.0 - jaro_max);
-        // the margin absorbs rounding: the bound only has to be an upper bound
-        if bound < JW_SIMILAR - 1e-9 {
-            return 0.0;
-        }
+        Self { a, b, bound, value: None }
     }
-    with_chars(a, b, jaro_winkler_bytes, jaro_winkler)
+
+    /// Jaro–Winkler is at least `floor`.
+    fn reaches(&mut self, floor: f64) -> bool {
+        // the margin absorbs rounding: the bound only has to be an upper bound
+        if self.bound < floor - 1e-9 {
+            return false;
+        }
+        let (a, b) = (self.a, self.b);
+        *self.value.get_or_insert_with(|| with_chars(a, b, jaro_winkler_bytes, jaro_winkler)) >= floor
+    }
 }
 
 /// Applies `f` to the bytes of two ASCII names, or `g` to their `char`s (in stack buffers
@@ -417,12 +436,16 @@ mod tests {
                 }
                 let osa = strsim::osa_distance(a, b) <= 1;
                 assert_eq!(within_one_edit(&ac, &bc), osa, "{a:?} {b:?}");
-                let got = jaro_winkler_if_similar(a, &Letters::of(a), b, &Letters::of(b), a.is_ascii() && b.is_ascii());
+                let ascii = a.is_ascii() && b.is_ascii();
+                for floor in [JW_CLOSE, JW_SIMILAR] {
+                    let mut lazy = JaroWinkler::new(a, &Letters::of(a), b, &Letters::of(b), ascii);
+                    assert_eq!(lazy.reaches(floor), want >= floor, "{a:?} {b:?} {floor}");
+                    if let Some(got) = lazy.value {
+                        assert_eq!(got.to_bits(), want.to_bits(), "{a:?} {b:?}");
+                    }
+                }
                 if want >= JW_SIMILAR {
                     close_pairs += 1;
-                    assert_eq!(got.to_bits(), want.to_bits(), "{a:?} {b:?}");
-                } else {
-                    assert!(got < JW_SIMILAR, "{a:?} {b:?}");
                 }
             }
         }

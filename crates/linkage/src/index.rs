@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use ecow::EcoString;
 use jiff::civil::Date;
 use oegd_domain::{Kvnr, MeldeId};
 use serde::{Deserialize, Serialize};
@@ -169,20 +170,20 @@ struct Names {
     /// per key: an id of its `core` (equal cores, equal ids), so that the twin rule compares
     /// family names by a number kept in the block instead of reading each sibling's record
     core_ids: Vec<u32>,
-    cores: HashMap<String, u32>,
+    cores: HashMap<EcoString, u32>,
     given: HashMap<String, u32>,
     family: HashMap<String, u32>,
 }
 
 /// What [`Names::key`] returns for an unknown id (never happens: ids come from `intern`).
 static NO_NAME: NameKey = NameKey {
-    full: String::new(),
-    core: String::new(),
-    code: String::new(),
+    core: EcoString::new(),
     core_letters: Letters::EMPTY,
-    full_letters: Letters::EMPTY,
+    code: EcoString::new(),
     ascii: true,
     two_forms: false,
+    full: EcoString::new(),
+    full_letters: Letters::EMPTY,
 };
 
 impl Names {
@@ -207,6 +208,14 @@ impl Names {
 
     fn key(&self, id: u32) -> &NameKey {
         self.keys.get(id as usize).unwrap_or(&NO_NAME)
+    }
+
+    /// Reads the family names of these candidates, which are rarely in the cache and nearly
+    /// all compared next: in a loop of independent loads the processor waits for the cache
+    /// misses together, not one after another inside the comparisons.
+    fn touch_families(&self, candidates: &[(u32, Hot)]) {
+        let sum = candidates.iter().fold(0usize, |sum, (_, hot)| sum ^ self.key(hot.family).core.len());
+        std::hint::black_box(sum);
     }
 }
 
@@ -274,6 +283,18 @@ struct Hot {
     all_given: u32,
     family: u32,
     birth: u32,
+    /// [`id_prefix`] of the child's Melde-ID, so that ordering candidates of equal score
+    /// (frequent) does not read each one's record
+    id_prefix: [u8; 16],
+}
+
+/// The first 16 bytes of a Melde-ID, zero-padded, as a big-endian number. Melde-IDs are
+/// ASCII without NUL, so two ids with different prefixes are ordered as their prefixes are;
+/// only ids that share the first 16 bytes need the full comparison.
+fn id_prefix(id: &MeldeId) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes.iter_mut().zip(id.as_str().as_bytes()).for_each(|(b, i)| *b = *i);
+    u128::from_be_bytes(bytes)
 }
 
 impl Hot {
@@ -287,6 +308,7 @@ impl Hot {
             all_given: c.all_given.unwrap_or(NO_ID),
             family: c.family,
             birth: c.birth.unwrap_or(NO_ID),
+            id_prefix: id_prefix(&c.child.melde_id).to_be_bytes(),
         }
     }
 
@@ -396,7 +418,12 @@ fn family_candidates(c: ChildNames<'_>) -> impl Iterator<Item = (u32, MatchedFie
 struct Cx<'r, 'a> {
     report: &'r Report<'a>,
     names: &'r Names,
-    memo: Memo,
+    /// levels of the card's given name (or its family name read as a given name) against
+    /// registered given names, and of its family or birth name (or its given name read as
+    /// a family name) against registered family names: apart, so that the family names
+    /// (nearly one per candidate) do not push out the few given names most candidates share
+    given_memo: Memo,
+    family_memo: Memo,
 }
 
 impl Cx<'_, '_> {
@@ -404,15 +431,19 @@ impl Cx<'_, '_> {
     /// for the rest of the decision: the candidates of one card share many names (a few
     /// hundred given names cover most children), and the comparison is a pure function.
     fn level(&mut self, side: Side, id: u32) -> NameLevel {
+        let memo = match side {
+            Side::Given | Side::FamilyAsGiven => &mut self.given_memo,
+            Side::Family | Side::GivenAsFamily | Side::Birth => &mut self.family_memo,
+        };
         let key = (u64::from(id) << 3 | side as u64) + 1;
         let i = (id as usize ^ (side as usize) << 4) % MEMO;
-        if let (Some(k), Some(l)) = (self.memo.keys.get(i), self.memo.levels.get(i))
+        if let (Some(k), Some(l)) = (memo.keys.get(i), memo.levels.get(i))
             && *k == key
         {
             return *l;
         }
         let level = compare_names(self.report.name(side), self.names.key(id));
-        if let (Some(k), Some(l)) = (self.memo.keys.get_mut(i), self.memo.levels.get_mut(i)) {
+        if let (Some(k), Some(l)) = (memo.keys.get_mut(i), memo.levels.get_mut(i)) {
             (*k, *l) = (key, level);
         }
         level
@@ -490,23 +521,20 @@ struct Block {
 }
 
 impl Block {
-    /// Appends to `out` the positions in the block of the children whose signature passes
-    /// the pre-filter (or who hold the card's KVNR). The pre-filter: a candidate must share at least `min_tenths` tenths of
-    /// the report's bigram bits (every candidate passes when the report has none). The
-    /// report's count is taken once per block; `count * 10 >= need` is tested as
-    /// `count >= ceil(need / 10)`, so the loop is two `popcnt`s and a compare per child
-    /// (the build targets x86-64-v2, which has `popcnt`: `.cargo/config.toml`).
-    fn passing(&self, report_sig: u128, min_tenths: u32, kvnr_slot: Option<u32>, out: &mut Vec<u32>) {
-        let need = report_sig.count_ones() * min_tenths;
-        let positions = (0..u32::try_from(self.slots.len()).unwrap_or(u32::MAX)).zip(self.slots.iter().zip(&self.sigs));
-        if need == 0 {
-            out.extend(positions.map(|(i, _)| i));
-            return;
-        }
-        let min = need.div_ceil(10);
-        for (i, (slot, sig)) in positions {
+    /// Appends to `out` the children whose signature passes the pre-filter (or who hold
+    /// the card's KVNR), each with a copy of its [`Hot`] entry. The pre-filter: a candidate
+    /// must share at least `min_tenths` tenths of the report's bigram bits (every candidate
+    /// passes when the report has none). The report's count is taken once per block;
+    /// `count * 10 >= need` is tested as `count >= ceil(need / 10)`, so the loop is two
+    /// `popcnt`s and a compare per child (the build targets x86-64-v2, which has `popcnt`:
+    /// `.cargo/config.toml`). The copies are taken here, in a short loop whose loads do not
+    /// depend on each other, so that the processor waits for their cache misses together
+    /// instead of one after another while scoring.
+    fn passing(&self, report_sig: u128, min_tenths: u32, kvnr_slot: Option<u32>, out: &mut Vec<(u32, Hot)>) {
+        let min = (report_sig.count_ones() * min_tenths).div_ceil(10);
+        for ((slot, sig), hot) in self.slots.iter().zip(&self.sigs).zip(&self.hot) {
             if (report_sig & *sig).count_ones() >= min || Some(*slot) == kvnr_slot {
-                out.push(i);
+                out.push((*slot, *hot));
             }
         }
     }
@@ -517,6 +545,8 @@ impl Block {
 #[derive(Debug, Clone)]
 struct Scored {
     slot: u32,
+    /// [`id_prefix`] of the child's Melde-ID (ties of `score` are ordered by the id)
+    id_prefix: u128,
     score: f64,
     comparison: Comparison,
 }
@@ -703,34 +733,35 @@ impl LinkIndex {
     /// Decides a report: linked, review or unlinked, with the best candidates and why.
     pub fn decide(&self, reported: &ReportedChild) -> Decision {
         let report = Report::new(reported);
-        let mut cx = Cx { report: &report, names: &self.names, memo: Memo::new() };
+        let mut cx = Cx { report: &report, names: &self.names, given_memo: Memo::new(), family_memo: Memo::new() };
         let mut scored: Vec<Scored> = Vec::with_capacity(64);
         let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
             if let Some(c) = self.indexed(slot) {
                 let comparison = compare(cx, c.names(), c.child.kvnr.as_ref(), level);
-                scored.push(Scored { slot, score: comparison.total(), comparison });
+                let id_prefix = id_prefix(&c.child.melde_id);
+                scored.push(Scored { slot, id_prefix, score: comparison.total(), comparison });
             }
         };
         // a candidate found in a block: its names from the block, the record only for a
         // child with more given names than the block holds or for the KVNR
         let score_in_block =
-            |block: &Block, pos: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
-                let (Some(&slot), Some(hot)) = (block.slots.get(pos as usize), block.hot.get(pos as usize)) else {
-                    return;
-                };
+            |(slot, hot): &(u32, Hot), level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
+                let slot = *slot;
                 let Some(names) = hot.names() else { return score_slot(slot, level, scored, cx) };
                 let kvnr = if reported.kvnr.is_some() { self.kvnr_of(slot) } else { None };
                 let comparison = compare(cx, names, kvnr, level);
-                scored.push(Scored { slot, score: comparison.total(), comparison });
+                let id_prefix = u128::from_be_bytes(hot.id_prefix);
+                scored.push(Scored { slot, id_prefix, score: comparison.total(), comparison });
             };
 
         let kvnr_slot = reported.kvnr.as_ref().and_then(|k| self.by_kvnr.get(k).copied());
 
-        let mut passing: Vec<u32> = Vec::with_capacity(64);
+        let mut passing: Vec<(u32, Hot)> = Vec::with_capacity(64);
         if let Some(block) = self.by_date.get(&reported.birth_date) {
             block.passing(report.sig, SIGNATURE_MIN_TENTHS, kvnr_slot, &mut passing);
-            for &pos in &passing {
-                score_in_block(block, pos, DateLevel::Exact, &mut scored, &mut cx);
+            self.names.touch_families(&passing);
+            for candidate in &passing {
+                score_in_block(candidate, DateLevel::Exact, &mut scored, &mut cx);
             }
         }
         let best_exact = scored.iter().map(|c| c.score).fold(f64::NEG_INFINITY, f64::max);
@@ -741,8 +772,9 @@ impl LinkIndex {
                 if let Some(block) = self.by_date.get(&date) {
                     passing.clear();
                     block.passing(report.sig, SIGNATURE_MIN_TENTHS_VARIANT, kvnr_slot, &mut passing);
-                    for &pos in &passing {
-                        score_in_block(block, pos, level, &mut scored, &mut cx);
+                    self.names.touch_families(&passing);
+                    for candidate in &passing {
+                        score_in_block(candidate, level, &mut scored, &mut cx);
                     }
                 }
             }
@@ -758,7 +790,10 @@ impl LinkIndex {
         // MAX_CANDIDATES need sorting (the KVNR's child, if further back, is found by
         // `outcome` wherever it is).
         let order = |a: &Scored, b: &Scored| {
-            b.score.total_cmp(&a.score).then_with(|| self.id_of(a.slot).cmp(&self.id_of(b.slot)))
+            b.score
+                .total_cmp(&a.score)
+                .then(a.id_prefix.cmp(&b.id_prefix))
+                .then_with(|| self.id_of(a.slot).cmp(&self.id_of(b.slot)))
         };
         if scored.len() > MAX_CANDIDATES {
             scored.select_nth_unstable_by(MAX_CANDIDATES - 1, order);

@@ -6,6 +6,7 @@
 //! into single spaces. [`strip_particles`] removes name particles (von, van, der, de, zu,
 //! al, el, …) from a folded family name so that "von der Lühe" compares equal to "Lühe".
 
+use ecow::EcoString;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
@@ -118,22 +119,30 @@ pub fn split_given_names(vornamen: &str) -> Vec<String> {
 
 /// A name prepared for comparison: folded, without particles (family names), and its
 /// Kölner Phonetik code. Computed once per registered child and once per report.
+///
+/// Laid out for the comparator: a decision compares the card's names with a few dozen
+/// registered names each, nearly all of them read from memory that is not in the cache.
+/// The strings are [`EcoString`]s (up to 15 bytes inline, no pointer to follow), and what
+/// [`crate::compare::compare_names`] reads for every pair (`core`, its letters, the code,
+/// the flags) sits first, in one 64-byte cache line; `full` and its letters are read only
+/// for a name with particles.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[repr(C, align(64))]
 pub(crate) struct NameKey {
-    /// folded, particles kept
-    pub full: String,
     /// folded, particles removed (family names) or equal to `full` (given names)
-    pub core: String,
-    /// Kölner Phonetik of `core`
-    pub code: String,
+    pub core: EcoString,
     /// the letters of `core` and of `full` ([`Letters`]), for the comparator's cheap upper
     /// bound of Jaro–Winkler
     pub core_letters: Letters,
-    pub full_letters: Letters,
+    /// Kölner Phonetik of `core`
+    pub code: EcoString,
     /// `full` and `core` are ASCII (then the comparator works on bytes)
     pub ascii: bool,
     /// `full` differs from `core` (a family name with particles)
     pub two_forms: bool,
+    /// folded, particles kept
+    pub full: EcoString,
+    pub full_letters: Letters,
 }
 
 impl NameKey {
@@ -148,23 +157,24 @@ impl NameKey {
     /// [`NameKey::given`] of a name already [`fold`]ed (a report folds each name once and
     /// prepares it both ways, for swapped names).
     pub fn given_folded(full: String) -> Self {
-        let code = crate::phonetic::code_folded(&full);
+        let code = crate::phonetic::code_folded(&full).into();
         let letters = Letters::of(&full);
         let ascii = full.is_ascii();
+        let full = EcoString::from(full);
         Self { core: full.clone(), full, code, core_letters: letters, full_letters: letters, ascii, two_forms: false }
     }
 
     /// [`NameKey::family`] of a name already [`fold`]ed.
     pub fn family_folded(full: String) -> Self {
         let core = strip_particles(&full);
-        let code = crate::phonetic::code_folded(&core);
+        let code = crate::phonetic::code_folded(&core).into();
         Self {
             core_letters: Letters::of(&core),
             full_letters: Letters::of(&full),
             ascii: full.is_ascii(),
             two_forms: full != core,
-            full,
-            core,
+            full: full.into(),
+            core: core.into(),
             code,
         }
     }
@@ -178,25 +188,33 @@ impl NameKey {
 /// holds the characters that occur more than `k` times (a–z, 0–9 and space one bit each,
 /// every other character the same bit 63, which only over-counts). Then the characters two
 /// names have in common, counted with multiplicity (Σ min(count in a, count in b), an upper
-/// bound of Jaro's matches), is the sum of the layers' shared bits.
+/// bound of Jaro's matches), is the sum of the layers' shared bits. Bit 62 of the first
+/// layer, which no character uses, says that some character occurs more than three times
+/// (then there is no bound); kept there so that the letters take 24 bytes and fit beside
+/// the name in [`NameKey`]'s first cache line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Letters {
     layers: [u64; 3],
-    /// some character occurs more than three times: no bound
-    more: bool,
 }
 
+/// In `layers[0]`: a character occurs more than three times.
+const MORE: u64 = 1 << 62;
+
 impl Letters {
-    pub const EMPTY: Self = Self { layers: [0; 3], more: false };
+    pub const EMPTY: Self = Self { layers: [0; 3] };
 
     pub fn of(folded: &str) -> Self {
         let mut l = Self::default();
+        let mut more = false;
         for c in folded.chars() {
             let bit = letter_bit(c);
             match l.layers.iter_mut().find(|layer| **layer & bit == 0) {
                 Some(layer) => *layer |= bit,
-                None => l.more = true,
+                None => more = true,
             }
+        }
+        if more {
+            l.layers[0] |= MORE;
         }
         l
     }
@@ -204,7 +222,7 @@ impl Letters {
     /// Σ over characters of min(count here, count there), or `None` when a character occurs
     /// more than three times in either name.
     pub fn common(&self, other: &Self) -> Option<usize> {
-        if self.more || other.more {
+        if (self.layers[0] | other.layers[0]) & MORE != 0 {
             return None;
         }
         Some(
