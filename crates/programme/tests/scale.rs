@@ -86,15 +86,18 @@ fn one_daily_run_over_many_children() {
     let profile = Profile::mv();
     let t0 = Instant::now();
     let set = ReportSet::new(&reports);
+    let t_set = Instant::now();
     let engine = Engine::new(&profile, start, &rows, &set).with_threads(2);
     let t1 = Instant::now();
     let ev = engine.evaluate(as_of);
     let t2 = Instant::now();
     eprintln!(
-        "{n} children, {} rows, {} reports: prepare {:?}, evaluate {:?}; {} reminders, {} escalations",
+        "{n} children, {} rows, {} reports: prepare {:?} (distinct reports {:?}, sorting {:?}), evaluate {:?}; {} reminders, {} escalations",
         rows.len(),
         reports.len(),
         t1 - t0,
+        t_set - t0,
+        t1 - t_set,
         t2 - t1,
         ev.reminders.len(),
         ev.escalations.len()

@@ -9,8 +9,10 @@
 //!   register, and deciding LINK_SAMPLE generated reports (a tenth with a typo) on every core;
 //!   `link_6x_extrapolated_s` is that per-report cost times 6 × CHILDREN reports;
 //! - `daily_run_s`: the engine over CHILDREN children with about six linked reports each
-//!   (`engine_s`), turning its result into the store's actions (`actions_of_s`) and recording
-//!   them durably (`record_actions_s`), as of the last day; `record_again_s` is recording
+//!   (`engine_s`; of it, `engine_distinct_reports_s` is `ReportSet::new` and
+//!   `engine_prepare_s` everything up to the end of `Engine::new`), turning its result into
+//!   the store's actions (`actions_of_s`) and recording them durably (`record_actions_s`),
+//!   as of the last day; `record_again_s` is recording
 //!   the same actions once more, as the next day's run does (none new). The SHA-256 of the
 //!   evaluation (as JSON) and of the actions identify the engine's output across builds;
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
@@ -22,7 +24,7 @@ use jiff::Span;
 use jiff::civil::date;
 use oegd_domain::{Checkup, Kvnr, MeldeId};
 use oegd_linkage::ReportedChild;
-use oegd_programme::{AssignedReport, Profile};
+use oegd_programme::{AssignedReport, Engine, Profile, ReportSet};
 use oegd_service::cohort::{self, CohortSpec, Rng};
 use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
@@ -135,7 +137,11 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     let profile = Profile::mv();
     let as_of = date(2025, 12, 31);
     let t = Instant::now();
-    let evaluation = oegd_programme::evaluate(&profile, start, &rows, &assigned, as_of);
+    let set = ReportSet::new(&assigned);
+    let engine_reports_s = t.elapsed().as_secs_f64();
+    let engine = Engine::new(&profile, start, &rows, &set);
+    let engine_prepare_s = t.elapsed().as_secs_f64();
+    let evaluation = engine.evaluate(as_of);
     let engine_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let actions = programme::actions_of(&evaluation)?;
@@ -204,6 +210,8 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "link_6x_extrapolated_s": link_us * 6.0 * n as f64 / 1e6,
         "reports_in_daily_run": assigned.len(),
         "engine_s": engine_s,
+        "engine_distinct_reports_s": engine_reports_s,
+        "engine_prepare_s": engine_prepare_s,
         "actions_of_s": actions_of_s,
         "record_actions_s": record_s,
         "record_actions_new": recorded,
