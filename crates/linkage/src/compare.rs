@@ -67,7 +67,8 @@ pub(crate) fn compare_names(a: &NameKey, b: &NameKey) -> NameLevel {
     if reaches(JW_CLOSE) {
         return NameLevel::Close;
     }
-    if (b.core_letters.has_space() && is_part(a_core, b_core)) || (a.core_letters.has_space() && is_part(b_core, a_core))
+    if (b.core_letters.has_space() && is_part(a_core, b_core))
+        || (a.core_letters.has_space() && is_part(b_core, a_core))
     {
         return NameLevel::Part;
     }
