@@ -725,9 +725,15 @@ impl Store for PgStore {
         let recorded_at = ts(at);
         let mut tx = self.begin().await?;
         let mut new = 0usize;
+        // in key order (stable: of two with one key the one offered first is inserted): each
+        // new key lands beside the one before in the primary key, where the engine's order
+        // (by day, then child) put each on another page (1.77 million actions: 20.9 → 13.7 s,
+        // docs/PERFORMANCE.md)
+        let mut sorted: Vec<&ProgrammeAction> = actions.iter().collect();
+        sorted.sort_by(|a, b| a.stored_key().cmp(&b.stored_key()));
         // one INSERT per chunk with the columns as arrays rather than one per action: every
         // statement is a round trip to the server
-        for chunk in actions.chunks(ACTIONS_PER_INSERT) {
+        for chunk in sorted.chunks(ACTIONS_PER_INSERT) {
             let mut kind = Vec::with_capacity(chunk.len());
             let mut melde_id = Vec::with_capacity(chunk.len());
             let mut checkup = Vec::with_capacity(chunk.len());

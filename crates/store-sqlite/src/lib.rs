@@ -167,13 +167,10 @@ async fn not_recorded<'a>(
 ) -> StoreResult<Vec<&'a ProgrammeAction>> {
     /// Keys read per query: bounded memory, few hand-offs to the SQLite worker thread.
     const KEYS_PER_PAGE: i64 = 20_000;
-    fn key(a: &ProgrammeAction) -> (&str, &str, &str) {
-        (a.kind.as_str(), a.melde_id.as_str(), a.checkup.map_or("", Checkup::name))
-    }
     // stable, and SQLite compares TEXT as bytes (BINARY), as `str` does: of two actions
     // with one key the one offered first comes first and is the one inserted
     let mut sorted: Vec<&ProgrammeAction> = actions.iter().collect();
-    sorted.sort_by(|a, b| key(a).cmp(&key(b)));
+    sorted.sort_by(|a, b| a.stored_key().cmp(&b.stored_key()));
     let mut next = sorted.into_iter().peekable();
     let mut fresh = Vec::new();
     let mut after = (String::new(), String::new(), String::new());
@@ -208,10 +205,10 @@ async fn not_recorded<'a>(
         // the walk needs key order, which group_concat does not promise
         page.sort_unstable();
         for &recorded in &page {
-            while let Some(a) = next.next_if(|a| key(a) < recorded) {
+            while let Some(a) = next.next_if(|a| a.stored_key() < recorded) {
                 fresh.push(a);
             }
-            while next.next_if(|a| key(a) == recorded).is_some() {}
+            while next.next_if(|a| a.stored_key() == recorded).is_some() {}
         }
         match page.last() {
             Some(&(kind, melde_id, checkup)) if count == KEYS_PER_PAGE => {

@@ -237,6 +237,14 @@ impl ProgrammeAction {
     pub fn key(&self) -> ActionKey {
         ActionKey { kind: self.kind.clone(), melde_id: self.melde_id.clone(), checkup: self.checkup }
     }
+
+    /// The key as both backends store it, `(kind, melde_id, checkup or "")`, compared as
+    /// bytes: the order of their primary key (SQLite's `BINARY`, PostgreSQL's
+    /// `COLLATE "C"`). Inserting new actions in this order puts each beside the one before
+    /// in the key's B-tree.
+    pub fn stored_key(&self) -> (&str, &str, &str) {
+        (self.kind.as_str(), self.melde_id.as_str(), self.checkup.map_or("", Checkup::name))
+    }
 }
 
 /// What identifies an action for ever: `(kind, melde_id, checkup)`.
