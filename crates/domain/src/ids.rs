@@ -176,6 +176,17 @@ impl MeldeId {
             Err(ParseIdError::MeldeId)
         }
     }
+
+    /// The first 16 bytes of the id, zero-padded, as a big-endian number. Ids are ASCII
+    /// without NUL (see [`MeldeId::parse`]), so ids with different prefixes are ordered as
+    /// their prefixes are, and only ids that share their first 16 bytes need the strings
+    /// compared: sorting millions of them, or candidates of equal score, then reads no
+    /// string scattered over the heap.
+    pub fn order_prefix(&self) -> u128 {
+        let mut head = [0u8; 16];
+        head.iter_mut().zip(self.0.as_bytes()).for_each(|(h, b)| *h = *b);
+        u128::from_be_bytes(head)
+    }
 }
 
 #[cfg(test)]

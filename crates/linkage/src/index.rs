@@ -283,18 +283,9 @@ struct Hot {
     all_given: u32,
     family: u32,
     birth: u32,
-    /// [`id_prefix`] of the child's Melde-ID, so that ordering candidates of equal score
-    /// (frequent) does not read each one's record
+    /// [`MeldeId::order_prefix`] of the child's id (as bytes: no 16-byte alignment), so
+    /// that ordering candidates of equal score (frequent) does not read each one's record
     id_prefix: [u8; 16],
-}
-
-/// The first 16 bytes of a Melde-ID, zero-padded, as a big-endian number. Melde-IDs are
-/// ASCII without NUL, so two ids with different prefixes are ordered as their prefixes are;
-/// only ids that share the first 16 bytes need the full comparison.
-fn id_prefix(id: &MeldeId) -> u128 {
-    let mut bytes = [0u8; 16];
-    bytes.iter_mut().zip(id.as_str().as_bytes()).for_each(|(b, i)| *b = *i);
-    u128::from_be_bytes(bytes)
 }
 
 impl Hot {
@@ -308,7 +299,7 @@ impl Hot {
             all_given: c.all_given.unwrap_or(NO_ID),
             family: c.family,
             birth: c.birth.unwrap_or(NO_ID),
-            id_prefix: id_prefix(&c.child.melde_id).to_be_bytes(),
+            id_prefix: c.child.melde_id.order_prefix().to_be_bytes(),
         }
     }
 
@@ -545,7 +536,7 @@ impl Block {
 #[derive(Debug, Clone)]
 struct Scored {
     slot: u32,
-    /// [`id_prefix`] of the child's Melde-ID (ties of `score` are ordered by the id)
+    /// [`MeldeId::order_prefix`] of the child's id (ties of `score` are ordered by the id)
     id_prefix: u128,
     score: f64,
     comparison: Comparison,
@@ -738,7 +729,7 @@ impl LinkIndex {
         let score_slot = |slot: u32, level: DateLevel, scored: &mut Vec<Scored>, cx: &mut Cx<'_, '_>| {
             if let Some(c) = self.indexed(slot) {
                 let comparison = compare(cx, c.names(), c.child.kvnr.as_ref(), level);
-                let id_prefix = id_prefix(&c.child.melde_id);
+                let id_prefix = c.child.melde_id.order_prefix();
                 scored.push(Scored { slot, id_prefix, score: comparison.total(), comparison });
             }
         };
