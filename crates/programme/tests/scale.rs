@@ -92,7 +92,7 @@ fn one_daily_run_over_many_children() {
     let ev = engine.evaluate(as_of);
     let t2 = Instant::now();
     eprintln!(
-        "{n} children, {} rows, {} reports: prepare {:?} (distinct reports {:?}, sorting {:?}), evaluate {:?}; {} reminders, {} escalations",
+        "{n} children, {} rows, {} reports: prepare {:?} (distinct reports {:?}, engine new {:?}), evaluate {:?}; {} reminders, {} escalations",
         rows.len(),
         reports.len(),
         t1 - t0,

@@ -727,8 +727,8 @@ impl Store for PgStore {
         let mut new = 0usize;
         // in key order (stable: of two with one key the one offered first is inserted): each
         // new key lands beside the one before in the primary key, where the engine's order
-        // (by day, then child) put each on another page (1.77 million actions: 20.9 → 13.7 s,
-        // docs/PERFORMANCE.md)
+        // (by day, then child) put each on another page (1.77 million actions in the engine's order:
+        // 19.7–24.9 → 17.1–19.7 s, docs/PERFORMANCE.md)
         let mut sorted: Vec<&ProgrammeAction> = actions.iter().collect();
         sorted.sort_by(|a, b| a.stored_key().cmp(&b.stored_key()));
         // one INSERT per chunk with the columns as arrays rather than one per action: every

@@ -199,7 +199,7 @@ impl<'a> ReportSet<'a> {
     /// Keeps the first receipt of every `report_id` (earliest `received`, then input order),
     /// in the order in which the ids first occur.
     pub fn new(reports: &'a [AssignedReport]) -> ReportSet<'a> {
-        // keys drawn per call: ids chosen to collide cannot be prepared in advance
+        // random keys (std `RandomState`): ids chosen to collide cannot be prepared in advance
         let keys = std::hash::RandomState::new();
         ReportSet { unique: first_receipts(reports, |id| keys.hash_one(id)), rows: reports.len() }
     }
@@ -207,8 +207,8 @@ impl<'a> ReportSet<'a> {
 
 /// The receipt that counts for each `report_id` ([`ReportSet::new`]), found by sorting the
 /// ids' hashes: that brings the receipts of one id together in one sequential pass, where
-/// a hash map of millions of ids costs a cache miss or two per report (3.3 of 9.4 s of
-/// the engine at 1,000,000 children: docs/PERFORMANCE.md). Different ids with the same
+/// a hash map of millions of ids costs a cache miss or two per report (2.7–4.2 of 8.5–10.5 s
+/// of the engine at 1,000,000 children: docs/PERFORMANCE.md). Different ids with the same
 /// hash are told apart by the ids themselves.
 fn first_receipts<'a>(reports: &'a [AssignedReport], hash: impl Fn(&str) -> u64) -> Vec<UniqueReport<'a>> {
     let mut by_hash: Vec<(u64, usize)> = reports.iter().enumerate().map(|(i, r)| (hash(&r.report_id), i)).collect();
