@@ -723,14 +723,15 @@ impl Store for PgStore {
         /// Rows one INSERT carries (as arrays, one a column).
         const ACTIONS_PER_INSERT: usize = 5_000;
         let recorded_at = ts(at);
-        let mut tx = self.begin().await?;
-        let mut new = 0usize;
         // in key order (stable: of two with one key the one offered first is inserted): each
         // new key lands beside the one before in the primary key, where the engine's order
-        // (by day, then child) put each on another page (1.77 million actions in the engine's order:
-        // 19.7–24.9 → 17.1–19.7 s, docs/PERFORMANCE.md)
+        // (by day, then child) put each on another page (1.77 million actions in the engine's
+        // order: 19.7–24.9 → 17.1–19.7 s, docs/PERFORMANCE.md); sorted before the transaction
+        // opens, so that it is not held while the sort runs
         let mut sorted: Vec<&ProgrammeAction> = actions.iter().collect();
         sorted.sort_by(|a, b| a.stored_key().cmp(&b.stored_key()));
+        let mut tx = self.begin().await?;
+        let mut new = 0usize;
         // one INSERT per chunk with the columns as arrays rather than one per action: every
         // statement is a round trip to the server
         for chunk in sorted.chunks(ACTIONS_PER_INSERT) {
