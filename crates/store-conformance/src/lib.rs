@@ -41,7 +41,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $fixture;
             organisations, certificates, reports_are_idempotent, concurrent_inserts_of_one_card_store_it_once,
             audit_chain_stays_one_chain_under_concurrent_writers, registry_deliveries_are_idempotent,
-            actions_are_recorded_exactly_once, many_actions_are_counted_once, link_decisions_and_version_conflicts,
+            actions_are_recorded_exactly_once, many_actions_are_counted_once, first_offered_action_of_a_key_is_stored,
+            link_decisions_and_version_conflicts,
             many_link_decisions_in_one_call,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
@@ -384,6 +385,57 @@ pub async fn many_actions_are_counted_once<S: Store>(store: S) {
     assert_eq!(reminders.len(), 12_345 + 10_001);
     assert_eq!(reminders.iter().filter(|a| a.created == day("2026-03-04")).count(), 10_001);
     assert_eq!(audit_actions(&store, "programme.daily_run").await, 5);
+    verified(&store).await;
+}
+
+/// Of several actions with one key in one batch the one offered first is stored (whole:
+/// creation day, district, payload), wherever the others stand in the batch: right after
+/// it, before or after other keys, on both sides of the last row one statement carries
+/// (SQLite 500, PostgreSQL 5,000, in the order of [`ProgrammeAction::stored_key`]).
+pub async fn first_offered_action_of_a_key_is_stored<S: Store>(store: S) {
+    let at = t("2026-03-01T02:00:00Z");
+    let child = |i: usize| format!("K{i:06}");
+    // a later offer sorts before the first by every other field: an earlier day, no
+    // district, another payload
+    let later = |kind: &str, i: usize, checkup: Option<Checkup>, n: usize| ProgrammeAction {
+        district: None,
+        payload_json: format!(r#"{{"offer":{n}}}"#),
+        ..action(kind, &child(i), checkup, "2026-02-01")
+    };
+    let first = |kind: &str, i: usize, checkup: Option<Checkup>| action(kind, &child(i), checkup, "2026-03-01");
+    let batch = vec![
+        first("reminder", 3, Some(Checkup::U6)),
+        first("deletion", 2, None),
+        later("deletion", 2, None, 1),
+        first("reminder", 1, Some(Checkup::U6)),
+        later("reminder", 3, Some(Checkup::U6), 1),
+        ProgrammeAction { created: day("2026-03-02"), ..later("deletion", 2, None, 2) },
+        first("reminder", 0, Some(Checkup::U6)),
+        later("reminder", 1, Some(Checkup::U6), 1),
+    ];
+    assert_eq!(store.record_actions(&batch, day("2026-03-01"), at, &Actor::System).await.unwrap(), 4);
+    let mut stored = store.actions(None).await.unwrap();
+    stored.sort_by(|a, b| a.stored_key().cmp(&b.stored_key()));
+    let first_offers = [(0, "deletion", 2), (1, "reminder", 0), (2, "reminder", 1), (3, "reminder", 3)];
+    assert_eq!(stored.len(), first_offers.len());
+    for (n, kind, i) in first_offers {
+        let checkup = (kind == "reminder").then_some(Checkup::U6);
+        assert_eq!(stored[n], first(kind, i, checkup), "{kind} {i}");
+    }
+    // children in descending order (the sort moves each), then the later offers of two:
+    // sorted, children 0–498, 499 twice, 500–4,997, 4,998 twice, …
+    let mut batch: Vec<ProgrammeAction> = (0..6_000).rev().map(|i| first("escalation", i, Some(Checkup::U7))).collect();
+    batch.push(later("escalation", 499, Some(Checkup::U7), 1));
+    batch.push(later("escalation", 4_998, Some(Checkup::U7), 1));
+    assert_eq!(store.record_actions(&batch, day("2026-03-02"), at, &Actor::System).await.unwrap(), 6_000);
+    let escalations = store.actions(Some("escalation")).await.unwrap();
+    assert_eq!(escalations.len(), 6_000);
+    for i in [0, 498, 499, 500, 4_997, 4_998, 4_999, 5_999] {
+        let stored = escalations.iter().find(|a| a.melde_id.as_str() == child(i)).unwrap();
+        assert_eq!(stored, &first("escalation", i, Some(Checkup::U7)), "child {i}");
+    }
+    let first_offer = |a: &ProgrammeAction| a.created == day("2026-03-01") && a.payload_json == r#"{"x":1}"#;
+    assert!(escalations.iter().all(|a| first_offer(a) && a.district.is_some()));
     verified(&store).await;
 }
 
