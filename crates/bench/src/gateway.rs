@@ -140,6 +140,19 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|kib| kib.parse().ok())
 }
 
+/// CPU time (user and system, all threads) a process has used so far, from
+/// `/proc/PID/stat` (`pid` `None`: this process). The kernel counts it in clock ticks of
+/// `USER_HZ`, which is 100 on every Linux this runs on, so the resolution is 10 ms.
+pub fn cpu_time(pid: Option<u32>) -> Option<std::time::Duration> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |pid| format!("/proc/{pid}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // Field 3 (state) is fields[0], so utime (14) and stime (15) are fields[11] and [12].
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
+
 /// The `oegd-gateway` binary beside this one (`target/<profile>/`).
 pub fn default_bin() -> PathBuf {
     std::env::current_exe()

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use jiff::ToSpan;
@@ -68,7 +69,33 @@ struct Row {
     clients: usize,
     gateway: RunStats,
     server_peak_kib: Option<u64>,
+    /// CPU time the serve process used during the run (None: its pid is unknown).
+    server_cpu: Option<Duration>,
+    /// CPU time this process used while driving the gateway: the load generator alone.
+    client_cpu: Option<Duration>,
     bare: Option<RunStats>,
+    /// CPU time this process used during the bare stack's run: the load generator and
+    /// the in-process bare server.
+    bare_cpu: Option<Duration>,
+}
+
+impl Row {
+    /// Microseconds of CPU per request: `cpu` spread over the run's requests.
+    fn per_request(cpu: Option<Duration>, stats: &RunStats) -> Option<f64> {
+        cpu.filter(|_| stats.requests > 0).map(|c| c.as_secs_f64() * 1e6 / stats.requests as f64)
+    }
+
+    fn server_us(&self) -> Option<f64> {
+        Self::per_request(self.server_cpu, &self.gateway)
+    }
+
+    /// The bare server's CPU per request: the process's CPU in the bare run less the load
+    /// generator's, taken from the gateway's run with the same cards, clients and mode.
+    fn bare_server_us(&self) -> Option<f64> {
+        let bare = self.bare.as_ref()?;
+        let client = Self::per_request(self.client_cpu, &self.gateway)?;
+        Self::per_request(self.bare_cpu, bare).map(|all| (all - client).max(0.0))
+    }
 }
 
 fn main() -> ExitCode {
@@ -155,16 +182,23 @@ async fn run(args: Args) -> Result<bool, String> {
             let bodies = Arc::new(cards(m * 1000 + c, args.reports)?);
             body_bytes += bodies.iter().map(Vec::len).sum::<usize>();
             bodies_seen += bodies.len();
+            let cpu = || (server_pid.and_then(|pid| gateway::cpu_time(Some(pid))), gateway::cpu_time(None));
+            let (server_before, client_before) = cpu();
             let stats = load::drive(addr, &identities, clients, mode, bodies.clone()).await?;
+            let (server_after, client_after) = cpu();
             all_ok &= stats.ok == stats.requests;
             let server_peak_kib = server_pid.and_then(gateway::peak_rss_kib);
-            let bare_stats = match &bare {
+            let server_cpu = server_after.zip(server_before).map(|(a, b)| a.saturating_sub(b));
+            let client_cpu = client_after.zip(client_before).map(|(a, b)| a.saturating_sub(b));
+            let (bare_stats, bare_cpu) = match &bare {
                 Some(b) => {
+                    let before = gateway::cpu_time(None);
                     let s = load::drive(b.addr, &identities, clients, mode, bodies).await?;
+                    let used = gateway::cpu_time(None).zip(before).map(|(a, b)| a.saturating_sub(b));
                     all_ok &= s.ok == s.requests;
-                    Some(s)
+                    (Some(s), used)
                 }
-                None => None,
+                None => (None, None),
             };
             if !args.json {
                 eprintln!(
@@ -174,7 +208,16 @@ async fn run(args: Args) -> Result<bool, String> {
                     bare_stats.as_ref().map(|b| format!(" (bare {:.0}/s)", b.throughput())).unwrap_or_default()
                 );
             }
-            rows.push(Row { mode, clients, gateway: stats, server_peak_kib, bare: bare_stats });
+            rows.push(Row {
+                mode,
+                clients,
+                gateway: stats,
+                server_peak_kib,
+                server_cpu,
+                client_cpu,
+                bare: bare_stats,
+                bare_cpu,
+            });
         }
     }
     drop(bare);
@@ -231,6 +274,9 @@ fn to_json(info: &RunInfo, rows: &[Row], sqlite: Option<&baseline::SqliteStats>)
                 "clients": r.clients,
                 "gateway": r.gateway.to_json(),
                 "server_peak_rss_kib": r.server_peak_kib,
+                "server_cpu_us_per_report": r.server_us(),
+                "client_cpu_us_per_request": Row::per_request(r.client_cpu, &r.gateway),
+                "bare_server_cpu_us_per_request": r.bare_server_us(),
                 "bare_tls_http": r.bare.as_ref().map(RunStats::to_json),
                 "ratio_to_bare_tls_http": r.bare.as_ref().and_then(|b| ratio(ours, b.throughput())),
                 "ratio_to_sqlite_inserts": sqlite_rate.and_then(|s| ratio(ours, s)),
@@ -336,6 +382,21 @@ fn print_text(info: &RunInfo, rows: &[Row], sqlite: Option<&baseline::SqliteStat
             s.inserts,
             s.elapsed.as_secs_f64()
         );
+    }
+    if rows.iter().any(|r| r.server_cpu.is_some()) {
+        println!();
+        println!("CPU per request (µs; /proc/PID/stat, 10 ms resolution):");
+        let us = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
+        for r in rows {
+            println!(
+                "  {:<15} {:>3} clients: gateway server {:>6}, bare server {:>6}, load generator {:>6}",
+                r.mode.as_str(),
+                r.clients,
+                us(r.server_us()),
+                us(r.bare_server_us()),
+                us(Row::per_request(r.client_cpu, &r.gateway)),
+            );
+        }
     }
     println!();
     println!("server MiB: peak resident memory (VmHWM) of the serve process since its start, after the run.");

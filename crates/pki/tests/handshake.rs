@@ -27,6 +27,15 @@ fn practice(ca: &CaMaterial, id: &str) -> Issued {
 
 /// Runs a handshake to completion; Ok(peer certificate DER) or the error of either side.
 fn handshake(server: Arc<rustls::ServerConfig>, client: Arc<rustls::ClientConfig>) -> Result<Vec<u8>, String> {
+    completed(server, client)?
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec())
+        .ok_or_else(|| "no peer certificate".to_owned())
+}
+
+/// The server's side of a completed handshake, or the error of either side.
+fn completed(server: Arc<rustls::ServerConfig>, client: Arc<rustls::ClientConfig>) -> Result<ServerConnection, String> {
     let mut c = ClientConnection::new(client, ServerName::try_from("localhost").unwrap()).unwrap();
     let mut s = ServerConnection::new(server).unwrap();
     for _ in 0..20 {
@@ -56,11 +65,7 @@ fn handshake(server: Arc<rustls::ServerConfig>, client: Arc<rustls::ClientConfig
                 s.read_tls(&mut buf.as_slice()).map_err(|e| e.to_string())?;
                 s.process_new_packets().map_err(|e| format!("server: {e}"))?;
             }
-            return s
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| c.as_ref().to_vec())
-                .ok_or_else(|| "no peer certificate".to_owned());
+            return Ok(s);
         }
     }
     Err("handshake did not finish".into())
@@ -98,6 +103,36 @@ fn a_practice_certificate_proves_its_identity() {
     assert_eq!(peer.profession, ProfessionOid::PraxisArzt);
     assert_eq!(peer.serial_hex, issued.serial_hex);
     assert_eq!(peer.subject_cn.as_deref(), Some("Kinderarztpraxis Dr. Möller"));
+}
+
+/// The server picks AES-128-GCM with SHA-256 even from a client that prefers AES-256 (as
+/// rustls's own default order does): SHA-256 runs on the CPU's SHA instructions, SHA-384
+/// in software.
+#[test]
+fn the_server_chooses_aes_128_gcm() {
+    let s = setup();
+    let issued = practice(&s.ca, "1-2098123400");
+    let stock = Arc::new(rustls::crypto::ring::default_provider());
+    assert_eq!(
+        stock.cipher_suites[0].suite(),
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384,
+        "the client's first choice"
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from_pem_slice(s.ca.cert_pem.as_bytes()).unwrap()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
+    let chain = vec![rustls::pki_types::CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap()];
+    let client = rustls::ClientConfig::builder_with_provider(stock)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    let server = completed(s.server.clone(), Arc::new(client)).expect("handshake");
+    assert_eq!(
+        server.negotiated_cipher_suite().map(|c| c.suite()),
+        Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+    );
 }
 
 #[test]

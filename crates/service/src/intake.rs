@@ -75,6 +75,14 @@ pub(crate) async fn cpu_bound<T: Send + 'static>(f: impl FnOnce() -> T + Send + 
     .map_err(|e| ServiceError::Internal(format!("CPU-bound task failed: {e}")))
 }
 
+/// Cards up to this size are read on the async worker that received them (see
+/// `store_card`). Real cards have 3–10 KB (the fixtures) and take about 50 µs; the worst
+/// 16 KiB body found (JSON or XML nested 60 deep, every level an issue) takes about 1.1 ms,
+/// the longest an async worker is kept from its I/O here. Only senders with a certificate
+/// get this far, and the per-client rate limit bounds how often (docs/PERFORMANCE.md,
+/// "Fewer hand-offs").
+const INLINE_CARD_BYTES: usize = 16 * 1024;
+
 /// A new report's id: a UUID of version 7 (RFC 9562), which begins with the time of
 /// receipt. The ids then sort in the order the reports came, and each new one lands at the
 /// end of the primary key's B-tree: a random id (version 4) dirtied a page of its own in
@@ -194,16 +202,23 @@ impl<S: Store> Gateway<S> {
         received_at: Timestamp,
         actor: &Actor,
     ) -> Result<Submission, ServiceError> {
-        // Parsing and validating is pure CPU (hostile bodies up to the size limit included);
-        // it runs off the async workers, bounded by the cores.
-        let owned = body.to_vec();
-        let (card, facts_json, body) = cpu_bound(move || {
-            let card = oegd_fhir::read_card(media, &owned)?;
+        let read = move |body: &[u8]| {
+            let card = oegd_fhir::read_card(media, body)?;
             let facts_json = serde_json::to_string(&card);
-            Ok::<_, CardError>((card, facts_json, owned))
-        })
-        .await?
-        .map_err(|e| match e {
+            Ok::<_, CardError>((card, facts_json))
+        };
+        // Reading and validating is pure CPU. A body of a card's usual size takes tens of
+        // microseconds, less than handing it to another thread and back costs (two thread
+        // wake-ups), so it is read where it arrived. A larger body (hostile ones up to the size
+        // limit included) goes to the blocking threads, bounded by the cores, so the async
+        // workers stay free for I/O.
+        let (read, body) = if body.len() <= INLINE_CARD_BYTES {
+            (read(body), body.to_vec())
+        } else {
+            let owned = body.to_vec();
+            cpu_bound(move || (read(&owned), owned)).await?
+        };
+        let (card, facts_json) = read.map_err(|e| match e {
             CardError::Unreadable(issues) => ServiceError::Unreadable(issues),
             CardError::Invalid(issues) => ServiceError::Invalid(issues),
         })?;

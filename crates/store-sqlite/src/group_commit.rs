@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use oegd_domain::TelematikId;
+use jiff::Timestamp;
 use oegd_store::audit::AuditEntry;
 use oegd_store::{Actor, AuditEvent, InsertOutcome, NewReport, StoreError, StoreResult, StoredReport};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -66,19 +66,39 @@ fn stopped() -> StoreError {
 async fn write_groups(writer: SqlitePool, mut incoming: mpsc::Receiver<Pending>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let outcomes = commit_group(&writer, &group).await;
-        for (pending, outcome) in group.drain(..).zip(outcomes) {
+        let decisions = commit_group(&writer, &group).await;
+        for (pending, decided) in group.drain(..).zip(decisions) {
             // The caller may have gone away (connection closed); the report stays stored and
             // a retry with the same card id finds it.
-            let _ = pending.reply.send(outcome);
+            let _ = pending.reply.send(decided.map(|d| d.outcome(pending.report)));
         }
     }
 }
 
-/// One outcome per pending report, in order.
-async fn commit_group(writer: &SqlitePool, group: &[Pending]) -> Vec<StoreResult<InsertOutcome>> {
+/// What the transaction did with one pending report. A stored report goes back to its
+/// caller as it came, without a copy: a card is some kilobytes, and copying each one twice
+/// in here was a visible part of the server's allocations under load.
+#[derive(Debug)]
+enum Decided {
+    /// Stored, with its time of receipt as the database keeps it (milliseconds).
+    Inserted(Timestamp),
+    /// Its sender had already sent a card with this id: the first one.
+    Existing(StoredReport),
+}
+
+impl Decided {
+    fn outcome(self, report: NewReport) -> InsertOutcome {
+        match self {
+            Decided::Inserted(received_at) => InsertOutcome::Inserted(StoredReport { received_at, ..report }),
+            Decided::Existing(first) => InsertOutcome::Existing(first),
+        }
+    }
+}
+
+/// One decision per pending report, in order.
+async fn commit_group(writer: &SqlitePool, group: &[Pending]) -> Vec<StoreResult<Decided>> {
     match insert_in_one_transaction(writer, group).await {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Ok(decisions) => decisions.into_iter().map(Ok).collect(),
         Err(e) if group.len() == 1 => vec![Err(e)],
         // Disk full, I/O error, locked: the next attempt would fail the same way.
         Err(StoreError::Unavailable(why)) => group.iter().map(|_| Err(StoreError::Unavailable(why.clone()))).collect(),
@@ -97,35 +117,41 @@ fn internal(what: &str) -> StoreError {
     StoreError::Internal(what.to_owned())
 }
 
-async fn insert_in_one_transaction(writer: &SqlitePool, group: &[Pending]) -> StoreResult<Vec<InsertOutcome>> {
+async fn insert_in_one_transaction(writer: &SqlitePool, group: &[Pending]) -> StoreResult<Vec<Decided>> {
     let mut tx = begin_immediate(writer).await?;
-    let mut known = stored_with_same_card_id(&mut tx, group).await?;
+    let stored = stored_with_same_card_id(&mut tx, group).await?;
+    // The first report under each (sender, card id): stored before, or earlier in this group.
+    let mut first_of: HashMap<(&str, &str), Result<&StoredReport, usize>> =
+        stored.iter().map(|r| ((r.sender.as_str(), r.card_id.as_str()), Ok(r))).collect();
 
-    let mut outcomes = Vec::with_capacity(group.len());
+    let mut decisions = Vec::with_capacity(group.len());
     let mut fresh: Vec<&Pending> = Vec::with_capacity(group.len());
-    for pending in group {
+    for (i, pending) in group.iter().enumerate() {
         let r = &pending.report;
-        let key = (r.sender.clone(), r.card_id.clone());
-        if let Some(first) = known.get(&key) {
-            // Sent before, or earlier in this very group.
-            outcomes.push(InsertOutcome::Existing(first.clone()));
-            continue;
+        let received_at = |r: &NewReport| parse_ts(&ts(r.received_at));
+        let key = (r.sender.as_str(), r.card_id.as_str());
+        match first_of.get(&key) {
+            Some(Ok(first)) => decisions.push(Decided::Existing((*first).clone())),
+            Some(Err(earlier)) => {
+                let first = &group[*earlier].report;
+                decisions.push(Decided::Existing(StoredReport { received_at: received_at(first)?, ..first.clone() }));
+            }
+            None => {
+                first_of.insert(key, Err(i));
+                decisions.push(Decided::Inserted(received_at(r)?));
+                fresh.push(pending);
+            }
         }
-        let mut stored = r.clone();
-        stored.received_at = parse_ts(&ts(r.received_at))?;
-        known.insert(key, stored.clone());
-        outcomes.push(InsertOutcome::Inserted(stored));
-        fresh.push(pending);
     }
     if fresh.is_empty() {
         // Nothing to write; the read transaction simply ends.
-        return Ok(outcomes);
+        return Ok(decisions);
     }
 
     for rows in fresh.chunks(ROWS_PER_STATEMENT) {
         insert_reports(&mut tx, rows).await?;
     }
-    let events: Vec<(AuditEvent, jiff::Timestamp)> = fresh
+    let events: Vec<(AuditEvent, Timestamp)> = fresh
         .iter()
         .map(|p| {
             let r = &p.report;
@@ -138,15 +164,12 @@ async fn insert_in_one_transaction(writer: &SqlitePool, group: &[Pending]) -> St
     let entries: Vec<AuditEntry> = audit_entries(&mut tx, &events).await?;
     write_audit_entries(&mut tx, &entries).await?;
     tx.commit().await.map_err(map_err)?;
-    Ok(outcomes)
+    Ok(decisions)
 }
 
 /// The reports already stored under the (sender, card id) pairs of the group.
-async fn stored_with_same_card_id(
-    conn: &mut SqliteConnection,
-    group: &[Pending],
-) -> StoreResult<HashMap<(TelematikId, String), StoredReport>> {
-    let mut known = HashMap::new();
+async fn stored_with_same_card_id(conn: &mut SqliteConnection, group: &[Pending]) -> StoreResult<Vec<StoredReport>> {
+    let mut known = Vec::new();
     for part in group.chunks(ROWS_PER_STATEMENT) {
         // A join, not `(sender, card_id) IN (VALUES …)`: SQLite scans the whole table for the
         // latter, and looks each pair up in the UNIQUE (sender, card_id) index for the former.
@@ -156,8 +179,7 @@ async fn stored_with_same_card_id(
         });
         lookup.push(") AS k JOIN reports r ON r.sender = k.column1 AND r.card_id = k.column2");
         for row in lookup.build().fetch_all(&mut *conn).await.map_err(map_err)? {
-            let report = report_from_row(&row)?;
-            known.insert((report.sender.clone(), report.card_id.clone()), report);
+            known.push(report_from_row(&row)?);
         }
     }
     Ok(known)
@@ -210,8 +232,12 @@ mod tests {
     async fn a_card_sent_twice_in_one_group_is_stored_once() {
         let (_dir, store) = open().await;
         let group = vec![pending("r1", "urn:uuid:1").0, pending("r2", "urn:uuid:1").0, pending("r3", "urn:uuid:2").0];
-        let outcomes: Vec<InsertOutcome> =
-            commit_group(&store.writer, &group).await.into_iter().map(Result::unwrap).collect();
+        let outcomes: Vec<InsertOutcome> = commit_group(&store.writer, &group)
+            .await
+            .into_iter()
+            .zip(&group)
+            .map(|(decided, p)| decided.unwrap().outcome(p.report.clone()))
+            .collect();
         let InsertOutcome::Inserted(first) = &outcomes[0] else { panic!("the first is stored: {outcomes:?}") };
         assert_eq!(outcomes[1], InsertOutcome::Existing(first.clone()));
         assert!(matches!(&outcomes[2], InsertOutcome::Inserted(r) if r.id.0 == "r3"));
@@ -227,7 +253,12 @@ mod tests {
         // Two reports under one id: the group's INSERT fails on the primary key, so each is
         // tried alone and only the second is refused.
         let group = vec![pending("r1", "urn:uuid:1").0, pending("r1", "urn:uuid:2").0, pending("r3", "urn:uuid:3").0];
-        let outcomes = commit_group(&store.writer, &group).await;
+        let outcomes: Vec<StoreResult<InsertOutcome>> = commit_group(&store.writer, &group)
+            .await
+            .into_iter()
+            .zip(&group)
+            .map(|(decided, p)| decided.map(|d| d.outcome(p.report.clone())))
+            .collect();
         assert!(matches!(&outcomes[0], Ok(InsertOutcome::Inserted(r)) if r.card_id == "urn:uuid:1"));
         assert!(matches!(&outcomes[1], Err(StoreError::AlreadyExists(_))), "{:?}", outcomes[1]);
         assert!(matches!(&outcomes[2], Ok(InsertOutcome::Inserted(r)) if r.id.0 == "r3"));

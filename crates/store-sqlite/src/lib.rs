@@ -62,8 +62,13 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // the writer's commits never checkpoint; checkpoint.rs does it beside them
-        let writer_opts = opts.clone().pragma("wal_autocheckpoint", "0");
+        // The writer's commits never checkpoint; checkpoint.rs does it beside them. Its
+        // statement journals (what a multi-row statement would undo on a constraint error)
+        // stay in memory: SQLite spills one beyond 64 KiB to a temporary file, which it
+        // creates, writes and deletes again within the statement (4 % of the server's CPU
+        // under load, docs/PERFORMANCE.md "Fewer hand-offs"). A statement journal holds
+        // at most the pages one transaction had changed before the statement, a few MiB.
+        let writer_opts = opts.clone().pragma("wal_autocheckpoint", "0").pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_opts).await.map_err(map_err)?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(map_err)?;
         let reports = group_commit::ReportQueue::start(writer.clone());

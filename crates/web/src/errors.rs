@@ -3,13 +3,14 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oegd_service::ServiceError;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 /// A FHIR JSON response.
-pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+pub fn fhir_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Serialising a `Value` or a plain struct cannot fail (string keys, no foreign types).
+    let mut resp = (status, serde_json::to_string(body).unwrap_or_default()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     resp
 }
