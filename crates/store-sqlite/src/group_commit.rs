@@ -82,15 +82,16 @@ async fn write_groups(writer: SqlitePool, mut incoming: mpsc::Receiver<Pending>)
 enum Decided {
     /// Stored, with its time of receipt as the database keeps it (milliseconds).
     Inserted(Timestamp),
-    /// Its sender had already sent a card with this id: the first one.
-    Existing(StoredReport),
+    /// Its sender had already sent a card with this id: the first one (boxed: rare, and
+    /// the common variant stays small).
+    Existing(Box<StoredReport>),
 }
 
 impl Decided {
     fn outcome(self, report: NewReport) -> InsertOutcome {
         match self {
             Decided::Inserted(received_at) => InsertOutcome::Inserted(StoredReport { received_at, ..report }),
-            Decided::Existing(first) => InsertOutcome::Existing(first),
+            Decided::Existing(first) => InsertOutcome::Existing(*first),
         }
     }
 }
@@ -131,10 +132,11 @@ async fn insert_in_one_transaction(writer: &SqlitePool, group: &[Pending]) -> St
         let received_at = |r: &NewReport| parse_ts(&ts(r.received_at));
         let key = (r.sender.as_str(), r.card_id.as_str());
         match first_of.get(&key) {
-            Some(Ok(first)) => decisions.push(Decided::Existing((*first).clone())),
+            Some(Ok(first)) => decisions.push(Decided::Existing(Box::new((*first).clone()))),
             Some(Err(earlier)) => {
-                let first = &group[*earlier].report;
-                decisions.push(Decided::Existing(StoredReport { received_at: received_at(first)?, ..first.clone() }));
+                let first = &group.get(*earlier).ok_or_else(|| internal("no earlier report"))?.report;
+                let first = StoredReport { received_at: received_at(first)?, ..first.clone() };
+                decisions.push(Decided::Existing(Box::new(first)));
             }
             None => {
                 first_of.insert(key, Err(i));
