@@ -15,6 +15,10 @@
 //!   as of the last day; `record_again_s` is recording
 //!   the same actions once more, as the next day's run does (none new). The SHA-256 of the
 //!   evaluation (as JSON) and of the actions identify the engine's output across builds;
+//! - `start_page_s`, `statistics_s`: what the state office's start page (`office::due_actions`)
+//!   and its statistics page (`office::figures`) compute on every view, over the same store.
+//!   The store holds the register and the recorded actions but not the reports (the engine
+//!   above gets them in memory), so these are lower bounds of a real view's cost;
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
 
@@ -28,7 +32,7 @@ use oegd_programme::{AssignedReport, Engine, Profile, ReportSet};
 use oegd_service::cohort::{self, CohortSpec, Rng};
 use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
-use oegd_service::{admin, letters, linking, programme, register, registry};
+use oegd_service::{admin, letters, linking, office, programme, register, registry};
 use oegd_store::{Actor, Store};
 use sha2::{Digest, Sha256};
 
@@ -153,6 +157,13 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     let t = Instant::now();
     let recorded_again = store.record_actions(&actions, as_of, now, &Actor::System).await?;
     let record_again_s = t.elapsed().as_secs_f64();
+    // what the state office's start page and statistics page evaluate on every view
+    let t = Instant::now();
+    let due = office::due_actions(&store, &profile, as_of).await?;
+    let start_page_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let figures = office::figures(&store, &profile, as_of).await?;
+    let statistics_s = t.elapsed().as_secs_f64();
     // fingerprints of the engine's output (not timed), to compare builds: the whole
     // evaluation as JSON, and the actions in recording order
     let evaluation_sha256 = {
@@ -218,6 +229,10 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "record_again_s": record_again_s,
         "record_again_new": recorded_again,
         "daily_run_s": engine_s + actions_of_s + record_s,
+        "start_page_s": start_page_s,
+        "start_page_due": due.values().sum::<usize>(),
+        "statistics_s": statistics_s,
+        "statistics_districts": figures.participation_by_checkup.len(),
         "actions": actions.len(),
         "evaluation_sha256": evaluation_sha256,
         "actions_sha256": actions_sha256,
