@@ -25,6 +25,7 @@ pub mod receipt;
 pub mod register;
 pub mod registry;
 pub mod states;
+pub mod views;
 pub mod webform;
 
 pub use error::ServiceError;

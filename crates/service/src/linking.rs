@@ -557,18 +557,15 @@ pub async fn decide<S: Store>(
     Ok(next)
 }
 
-/// The effective links for the programme: report id → (child, the day a person linked it).
-pub(crate) async fn links<S: Store>(
-    store: &S,
-) -> Result<BTreeMap<ReportId, (LinkState, Option<MeldeId>, Option<Date>)>, ServiceError> {
-    Ok(store
-        .link_decisions(None)
-        .await?
+/// The effective links for the programme, from every decision: report id → (state, child,
+/// the day it was linked).
+pub(crate) fn links_of(decisions: Vec<LinkDecision>) -> BTreeMap<ReportId, (LinkState, Option<MeldeId>, Option<Date>)> {
+    decisions
         .into_iter()
         .map(|d| {
             let linked_on = matches!(d.state, LinkState::Linked | LinkState::Confirmed).then_some(d.effective);
             let child = matches!(d.state, LinkState::Linked | LinkState::Confirmed).then_some(d.melde_id).flatten();
             (d.report_id, (d.state, child, linked_on))
         })
-        .collect())
+        .collect()
 }

@@ -5,13 +5,14 @@
 //!
 //! Everything here is read-only and built from the store as it stands.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use oegd_domain::{Checkup, Kreisschluessel, MeldeId, TelematikId};
 use oegd_fhir::ParticipationCard;
 use oegd_programme::{CheckupState, ChildReport, Profile};
-use oegd_store::{LinkState, ReportId, Store};
+use oegd_store::{LinkState, ProgrammeAction, ReportId, Store};
 use serde::Serialize;
 
 use crate::linking::berlin_date;
@@ -248,7 +249,12 @@ pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Res
     if store.deliveries().await?.is_empty() {
         return Ok(f);
     }
-    let (evaluation, _) = programme::evaluate(store, profile, as_of).await?;
+    let every_report = oegd_store::ReportFilter::default();
+    let ((evaluation, _), actions, reports) = tokio::try_join!(
+        programme::evaluate(store, profile, as_of),
+        async { store.actions(None).await.map_err(ServiceError::from) },
+        async { store.reports(&every_report).await.map_err(ServiceError::from) }
+    )?;
     for child in &evaluation.children {
         let ChildReport::Registered(c) = child else { continue };
         for (checkup, report) in &c.checkups {
@@ -270,7 +276,7 @@ pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Res
             k.reported += usize::from(reported);
         }
     }
-    for a in store.actions(None).await? {
+    for a in actions {
         let entry = f.letters_by_month.entry(month_of(a.created)).or_default();
         match a.kind.as_str() {
             "reminder" => entry.0 += 1,
@@ -283,7 +289,7 @@ pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Res
     let mut by_month: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut all = Vec::new();
     let mut seen = BTreeSet::new();
-    for r in store.reports(&oegd_store::ReportFilter::default()).await? {
+    for r in reports {
         // a resubmitted card counts once
         if !seen.insert((r.sender.clone(), r.card_id.clone())) {
             continue;
@@ -308,22 +314,36 @@ pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Res
 }
 
 /// Reminders, escalations due: what the next daily run would create as of `as_of` that is
-/// not recorded yet, by kind.
+/// not `recorded` yet (all recorded actions), by kind.
 pub async fn due_actions<S: Store>(
     store: &S,
     profile: &Profile,
     as_of: Date,
+    recorded: Arc<Vec<ProgrammeAction>>,
 ) -> Result<BTreeMap<String, usize>, ServiceError> {
-    let mut due = BTreeMap::new();
     if store.deliveries().await?.is_empty() {
-        return Ok(due);
+        return Ok(BTreeMap::new());
     }
-    let recorded: BTreeSet<oegd_store::ActionKey> = store.actions(None).await?.iter().map(|a| a.key()).collect();
     let (evaluation, _) = programme::evaluate(store, profile, as_of).await?;
-    for a in programme::actions_of(&evaluation)? {
-        if !recorded.contains(&a.key()) && matches!(a.kind.as_str(), "reminder" | "escalation" | "invitation") {
-            *due.entry(a.kind).or_insert(0) += 1;
-        }
-    }
-    Ok(due)
+    // compares a million keys at a state's size: off the request workers
+    tokio::task::spawn_blocking(move || {
+        // the keys the daily run would record (`programme::actions_of`), without making each
+        // action's JSON only to count it
+        let recorded: HashSet<(&str, &MeldeId, Option<Checkup>)> =
+            recorded.iter().map(|a| (a.kind.as_str(), &a.melde_id, a.checkup)).collect();
+        let ev = &evaluation;
+        let mut due = BTreeMap::new();
+        let mut count = |kind: &'static str, keys: &mut dyn Iterator<Item = (&MeldeId, Checkup)>| {
+            let n = keys.filter(|(m, c)| !recorded.contains(&(kind, *m, Some(*c)))).count();
+            if n > 0 {
+                due.insert(kind.to_owned(), n);
+            }
+        };
+        count("invitation", &mut ev.invitations.iter().map(|a| (&a.melde_id, a.checkup)));
+        count("reminder", &mut ev.reminders.iter().map(|a| (&a.melde_id, a.checkup)));
+        count("escalation", &mut ev.escalations.iter().map(|a| (&a.melde_id, a.checkup)));
+        due
+    })
+    .await
+    .map_err(internal)
 }

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use oegd_store::{LinkState, ReportFilter, Store};
+use oegd_store::{LinkState, ProgrammeAction, ReportFilter, Store};
 
 use crate::ServiceError;
 use crate::linking::berlin_date;
@@ -28,14 +28,21 @@ pub struct Overview {
     pub all_clears_30_days: usize,
 }
 
-pub async fn overview<S: Store>(store: &S, now: Timestamp) -> Result<Overview, ServiceError> {
+/// The start page's numbers as of `now`, with the recorded `actions` (all of them: the start
+/// page counts what is due against them too, so it reads them once for both).
+pub async fn overview<S: Store>(
+    store: &S,
+    now: Timestamp,
+    actions: &[ProgrammeAction],
+) -> Result<Overview, ServiceError> {
     let today = berlin_date(now);
     let back = i64::from(today.weekday().to_monday_zero_offset());
     let week_start = today.checked_sub(jiff::Span::new().days(back)).unwrap_or(today);
-    let reports = store.reports(&ReportFilter::default()).await?;
+    let every_report = ReportFilter::default();
+    let (reports, review) =
+        tokio::try_join!(store.reports(&every_report), store.link_decisions(Some(LinkState::Review)))?;
     let reports_this_week = reports.iter().filter(|r| berlin_date(r.received_at) >= week_start).count();
-    let review_queue = store.link_decisions(Some(LinkState::Review)).await?.len();
-    let actions = store.actions(None).await?;
+    let review_queue = review.len();
     let last_run = actions
         .iter()
         .filter(|a| matches!(a.kind.as_str(), "reminder" | "invitation" | "escalation"))

@@ -48,36 +48,47 @@ pub async fn evaluate<S: Store>(
     profile: &Profile,
     as_of: Date,
 ) -> Result<(Evaluation, [usize; 4]), ServiceError> {
-    let rows = register::rows(store).await?;
-    let Some(programme_start) = rows.iter().map(|r| r.event_date).min() else {
-        return Err(ServiceError::Usage("Noch keine Meldedaten importiert (registry import).".into()));
-    };
-    let links = linking::links(store).await?;
-    let mut assigned = Vec::new();
-    let mut counts = [0usize; 4];
-    for summary in store.reports(&ReportFilter::default()).await? {
-        let received = berlin_date(summary.received_at);
-        if received > as_of {
-            continue;
+    // three reads at once (the store answers them on separate connections), then parsing and
+    // the engine off the request workers: seconds each at a state's size
+    let every_report = ReportFilter::default();
+    let (events, decisions, reports) =
+        tokio::try_join!(store.registry_events(), store.link_decisions(None), store.reports(&every_report))?;
+    let profile = profile.clone();
+    tokio::task::spawn_blocking(move || {
+        let rows = register::rows_of(&events)?;
+        let Some(programme_start) = rows.iter().map(|r| r.event_date).min() else {
+            return Err(ServiceError::Usage("Noch keine Meldedaten importiert (registry import).".into()));
+        };
+        let links = linking::links_of(decisions);
+        let mut assigned = Vec::new();
+        let mut counts = [0usize; 4];
+        for summary in reports {
+            let received = berlin_date(summary.received_at);
+            if received > as_of {
+                continue;
+            }
+            let (state, melde_id, linked_on) =
+                links.get(&summary.id).cloned().unwrap_or((LinkState::Unlinked, None, None));
+            counts[0] += 1;
+            match state {
+                LinkState::Linked | LinkState::Confirmed => counts[1] += 1,
+                LinkState::Review => counts[2] += 1,
+                LinkState::Unlinked | LinkState::Rejected => counts[3] += 1,
+            }
+            assigned.push(AssignedReport {
+                // the card's id: a resubmission counts once (the engine keeps the first receipt)
+                report_id: summary.card_id.trim_start_matches("urn:uuid:").to_owned(),
+                melde_id,
+                checkup: summary.checkup,
+                exam_date: summary.exam_date,
+                received,
+                linked_on,
+            });
         }
-        let (state, melde_id, linked_on) = links.get(&summary.id).cloned().unwrap_or((LinkState::Unlinked, None, None));
-        counts[0] += 1;
-        match state {
-            LinkState::Linked | LinkState::Confirmed => counts[1] += 1,
-            LinkState::Review => counts[2] += 1,
-            LinkState::Unlinked | LinkState::Rejected => counts[3] += 1,
-        }
-        assigned.push(AssignedReport {
-            // the card's id: a resubmission counts once (the engine keeps the first receipt)
-            report_id: summary.card_id.trim_start_matches("urn:uuid:").to_owned(),
-            melde_id,
-            checkup: summary.checkup,
-            exam_date: summary.exam_date,
-            received,
-            linked_on,
-        });
-    }
-    Ok((oegd_programme::evaluate(profile, programme_start, &rows, &assigned, as_of), counts))
+        Ok((oegd_programme::evaluate(&profile, programme_start, &rows, &assigned, as_of), counts))
+    })
+    .await
+    .map_err(internal)?
 }
 
 /// One action in the store's terms: its key fields, and the engine's record as JSON.

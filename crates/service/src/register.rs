@@ -6,15 +6,19 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use oegd_domain::MeldeId;
 use oegd_programme::{PersonRecord, RegistryRow};
-use oegd_store::Store;
+use oegd_store::{RegistryEventRecord, Store};
 
 use crate::ServiceError;
 
 /// Every registration event, in delivery order and, within a delivery, file order.
 pub async fn rows<S: Store>(store: &S) -> Result<Vec<RegistryRow>, ServiceError> {
-    store
-        .registry_events()
-        .await?
+    rows_of(&store.registry_events().await?)
+}
+
+/// The rows of stored registration events (a second per 100,000 children or so: where it is
+/// the whole register, better off the request workers).
+pub fn rows_of(events: &[RegistryEventRecord]) -> Result<Vec<RegistryRow>, ServiceError> {
+    events
         .iter()
         .map(|e| serde_json::from_str(&e.row_json).map_err(|e| ServiceError::Internal(e.to_string())))
         .collect()

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 use std::sync::Arc;
-use support::{fixture, import_small_delivery};
+use support::small_fixture_gateway;
 
 use jiff::Timestamp;
 use jiff::civil::date;
@@ -16,11 +16,9 @@ use oegd_domain::{Clock, OrgKind, TelematikId};
 use oegd_fhir::MediaType;
 use oegd_programme::{CheckupState, Profile};
 use oegd_service::child::{self, Event};
-use oegd_service::config::Config;
-use oegd_service::datadir::DataDir;
 use oegd_service::linking::{self, Verdict};
 use oegd_service::webform::{self, CheckupForm, FormOutcome, field};
-use oegd_service::{Gateway, Sender, admin, import, letters, programme};
+use oegd_service::{Gateway, Sender, letters, programme};
 use oegd_store::{Actor, LinkState, Organisation, ReportSource, Store};
 
 /// 2026-01-15: a fortnight after the fixture's last day.
@@ -34,15 +32,7 @@ impl Clock for FixedClock {
 }
 
 async fn loaded(root: &Path) -> Gateway<oegd_store_any::AnyStore> {
-    let dir = DataDir::new(root.join("data"));
-    admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
-    let store = admin::open_store(&dir).await.unwrap();
-    for i in 1..=3 {
-        import_small_delivery(&store, i, NOW).await;
-    }
-    let gateway = Gateway::new(store, Arc::new(FixedClock)).await.unwrap();
-    let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();
-    import::import_reports(&gateway, std::io::BufReader::new(file), |_| {}).await.unwrap();
+    let gateway = small_fixture_gateway(root, NOW, Arc::new(FixedClock)).await;
     let profile = Profile::mv();
     programme::run_jobs(gateway.store(), &profile, &letters::sender_for(&profile), date(2025, 12, 31), NOW)
         .await

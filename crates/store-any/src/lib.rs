@@ -104,7 +104,7 @@ impl AnyStore {
     /// Whether nothing was ever recorded (no audit entry).
     pub async fn is_empty(&self) -> StoreResult<bool> {
         match self {
-            AnyStore::Sqlite(s) => Ok(s.audit_log().await?.0.is_empty()),
+            AnyStore::Sqlite(s) => Ok(s.data_version().await? == 0),
             AnyStore::Postgres(s) => s.is_empty().await,
         }
     }
@@ -308,5 +308,8 @@ impl Store for AnyStore {
     }
     async fn audit_log(&self) -> StoreResult<(Vec<AuditEntry>, Option<ChainHead>)> {
         delegate!(self.audit_log())
+    }
+    async fn data_version(&self) -> StoreResult<i64> {
+        delegate!(self.data_version())
     }
 }

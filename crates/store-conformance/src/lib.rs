@@ -18,9 +18,9 @@ use std::future::Future;
 use jiff::{SignedDuration, Timestamp};
 use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId};
 use oegd_store::{
-    ActionKey, Actor, AuditEvent, CertificateRecord, DeliveryOutcome, InsertOutcome, LinkDecision, LinkState,
-    NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr, ReportFilter, ReportId,
-    ReportSource, SessionRecord, Store, StoreError, UserAccount, UserRole, audit,
+    ActionKey, Actor, AuditEvent, CaseOutcome, CertificateRecord, DeliveryOutcome, InsertOutcome, LinkDecision,
+    LinkState, NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr,
+    ReportFilter, ReportId, ReportSource, SessionRecord, Store, StoreError, UserAccount, UserRole, audit,
 };
 
 /// A fresh store of one backend for one check, and how to clean up after it.
@@ -46,7 +46,7 @@ macro_rules! conformance_tests {
             many_link_decisions_in_one_call,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
-            link_inputs_version_follows_what_the_linker_compares
+            link_inputs_version_follows_what_the_linker_compares, data_version_grows_with_every_change
         );
     };
     (@each $fixture:ty; $($check:ident),* $(,)?) => {
@@ -788,5 +788,49 @@ pub async fn link_inputs_version_follows_what_the_linker_compares<S: Store>(stor
     let redact = |_: &str| Ok::<_, StoreError>("{}".to_owned());
     assert!(store.erase_child(&mid("K2"), &redact, &redact, at, &Actor::System).await.unwrap());
     changed(store.link_inputs_version().await.unwrap(), true, "an erasure");
+    verified(&store).await;
+}
+
+/// The data version grows with each change a cached view is computed from (a delivery, a
+/// report, the linker's and a person's decisions, recorded actions, a health office's outcome,
+/// an erasure) and stays while the store is only read.
+pub async fn data_version_grows_with_every_change<S: Store>(store: S) {
+    let at = t("2026-03-01T10:00:00Z");
+    let mut seen = store.data_version().await.unwrap();
+    assert_eq!(seen, 0, "an empty store");
+    let mut grew = |now: i64, what: &str| {
+        assert!(now > seen, "{what}: {seen} -> {now}");
+        seen = now;
+    };
+    store.import_delivery(&delivery("a", 2), &Actor::Operator).await.unwrap();
+    grew(store.data_version().await.unwrap(), "a delivery");
+    with_reports(&store, &["r1"]).await;
+    grew(store.data_version().await.unwrap(), "a report");
+    store.save_link_decisions(&[decision("r1", LinkState::Review, None, 1)], at, &Actor::System).await.unwrap();
+    grew(store.data_version().await.unwrap(), "the linker's decision");
+    store.decide_link(&decision("r1", LinkState::Confirmed, Some("K1"), 2), None, &Actor::Operator).await.unwrap();
+    grew(store.data_version().await.unwrap(), "a person's decision");
+    let batch = [action("escalation", "K1", Some(Checkup::U6), "2026-03-01")];
+    store.record_actions(&batch, day("2026-03-01"), at, &Actor::System).await.unwrap();
+    grew(store.data_version().await.unwrap(), "recorded actions");
+    let outcome = CaseOutcome {
+        melde_id: mid("K1"),
+        checkup: Checkup::U6,
+        outcome: "erreicht".into(),
+        note: String::new(),
+        recorded_by: "amt".into(),
+        recorded_at: at,
+    };
+    store.record_case_outcome(&outcome, &Actor::Operator).await.unwrap();
+    grew(store.data_version().await.unwrap(), "a case outcome");
+    let redact = |_: &str| Ok::<_, StoreError>("{}".to_owned());
+    assert!(store.erase_child(&mid("K2"), &redact, &redact, at, &Actor::System).await.unwrap());
+    grew(store.data_version().await.unwrap(), "an erasure");
+    store.reports(&ReportFilter::default()).await.unwrap();
+    store.actions(None).await.unwrap();
+    store.link_decisions(None).await.unwrap();
+    assert_eq!(store.data_version().await.unwrap(), seen, "reads change nothing");
+    let (_, head) = store.audit_log().await.unwrap();
+    assert_eq!(head.map(|h| h.seq), Some(seen), "the audit chain's head");
     verified(&store).await;
 }

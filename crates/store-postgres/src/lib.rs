@@ -1445,4 +1445,8 @@ impl Store for PgStore {
         tx.rollback().await.map_err(map_err)?;
         Ok((entries, (seq > 0).then_some(ChainHead { seq, hash })))
     }
+
+    async fn data_version(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_one(&self.pool).await.map_err(map_err)
+    }
 }

@@ -1386,4 +1386,12 @@ impl Store for SqliteStore {
         tx.rollback().await.map_err(map_err)?;
         Ok((entries, head.map(|(seq, hash)| ChainHead { seq, hash })))
     }
+
+    async fn data_version(&self) -> StoreResult<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(seq.unwrap_or(0))
+    }
 }

@@ -49,6 +49,8 @@ pub struct UiState {
     /// The data directory (CA key, CRL): the operator issues and revokes certificates with
     /// it; `None` where the server has none at hand.
     pub data_dir: Option<oegd_service::datadir::DataDir>,
+    /// The start page and statistics, kept while the store is unchanged.
+    pub views: Arc<oegd_service::views::OfficeViews>,
 }
 
 /// The policy: only our own stylesheet and images; no script at all; no framing; forms only

@@ -3,6 +3,7 @@
 //! as CSV (`?format=csv`), and the review queue as CSV (`/pruefung/export.csv`).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -167,8 +168,8 @@ fn tables(f: &Figures) -> Vec<(&'static str, Vec<String>, Vec<Vec<String>>)> {
     vec![teilnahme, untersuchung, briefe, verzug]
 }
 
-async fn figures(state: &UiState) -> Result<Figures> {
-    Ok(office::figures(&state.store, &state.profile, berlin_today(state)).await?)
+async fn figures(state: &UiState) -> Result<Arc<Figures>> {
+    Ok(state.views.figures(&state.store, &state.profile, berlin_today(state)).await?)
 }
 
 pub async fn statistik(State(state): State<UiState>, headers: HeaderMap) -> Result<Response> {

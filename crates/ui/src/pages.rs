@@ -245,12 +245,12 @@ pub async fn start(State(state): State<UiState>, headers: HeaderMap, Query(q): Q
     let l = Layout::for_staff("Übersicht", &s, "/").with_notice(q.hinweis.as_deref());
     match s.role {
         UserRole::Landesamt => {
-            let o = oegd_service::overview::overview(&state.store, state.clock.now()).await?;
-            let due = oegd_service::office::due_actions(&state.store, &state.profile, berlin_today(&state)).await?;
+            let view = state.views.start_page(&state.store, &state.profile, state.clock.now()).await?;
+            let o = view.overview.clone();
             Ok(page(&LandesamtPage {
                 l,
-                due_reminders: due.get("reminder").copied().unwrap_or(0),
-                due_escalations: due.get("escalation").copied().unwrap_or(0),
+                due_reminders: view.due.get("reminder").copied().unwrap_or(0),
+                due_escalations: view.due.get("escalation").copied().unwrap_or(0),
                 today: o.today.map(de).unwrap_or_default(),
                 week_start: o.week_start.map(de).unwrap_or_default(),
                 last_run: o.last_run.map(de).unwrap_or_else(|| "noch kein Lauf".into()),
