@@ -188,7 +188,7 @@ async fn start_ui(
         gateway,
         profile: Arc::new(profile),
         data_dir: Some(dir.clone()),
-        views: Arc::default(),
+        office_views: Arc::default(),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task =

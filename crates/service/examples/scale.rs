@@ -21,7 +21,7 @@
 //!   The store holds the register and the recorded actions but not the reports (the engine
 //!   above gets them in memory), so these are lower bounds of a real view's cost;
 //!   `start_page_view_s` (with the overview) and `statistics_view_s` are the first view
-//!   through the server's `views::OfficeViews`, `start_page_again_s` and
+//!   through the server's `office_views::OfficeViews`, `start_page_again_s` and
 //!   `statistics_again_s` a second view of the unchanged store;
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
@@ -171,15 +171,16 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     let statistics_s = t.elapsed().as_secs_f64();
     // the same through the server's views: the first view computes (the start page with its
     // overview), a second one of the unchanged store finds it kept
-    let views = oegd_service::views::OfficeViews::default();
+    let views = oegd_service::office_views::OfficeViews::default();
+    let shared_profile = std::sync::Arc::new(profile.clone());
     let noon = as_of.at(12, 0, 0, 0).in_tz("Europe/Berlin")?.timestamp();
     let mut view_s = [0.0; 4];
     for (i, slot) in view_s.iter_mut().enumerate() {
         let t = Instant::now();
         if i < 2 {
-            views.start_page(&store, &profile, noon).await?;
+            views.start_page(&store, &shared_profile, noon).await?;
         } else {
-            views.figures(&store, &profile, as_of).await?;
+            views.figures(&store, &shared_profile, as_of).await?;
         }
         *slot = t.elapsed().as_secs_f64();
     }

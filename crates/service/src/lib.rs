@@ -18,6 +18,7 @@ mod intake;
 pub mod letters;
 pub mod linking;
 pub mod office;
+pub mod office_views;
 pub mod operator;
 pub mod overview;
 pub mod programme;
@@ -25,7 +26,6 @@ pub mod receipt;
 pub mod register;
 pub mod registry;
 pub mod states;
-pub mod views;
 pub mod webform;
 
 pub use error::ServiceError;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use oegd_domain::{Checkup, Kreisschluessel, MeldeId, TelematikId};
 use oegd_fhir::ParticipationCard;
-use oegd_programme::{CheckupState, ChildReport, Profile};
-use oegd_store::{LinkState, ProgrammeAction, ReportId, Store};
+use oegd_programme::{CheckupState, ChildReport, Evaluation, Profile};
+use oegd_store::{LinkState, ProgrammeAction, ReportId, ReportSummary, Store};
 use serde::Serialize;
 
 use crate::linking::berlin_date;
@@ -245,16 +245,23 @@ fn counted(state: CheckupState) -> Option<bool> {
 
 /// The chart series as of `as_of` (the engine's evaluation over the store).
 pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Result<Figures, ServiceError> {
-    let mut f = Figures { as_of: Some(as_of), ..Figures::default() };
     if store.deliveries().await?.is_empty() {
-        return Ok(f);
+        return Ok(Figures { as_of: Some(as_of), ..Figures::default() });
     }
-    let every_report = oegd_store::ReportFilter::default();
-    let ((evaluation, _), actions, reports) = tokio::try_join!(
-        programme::evaluate(store, profile, as_of),
-        async { store.actions(None).await.map_err(ServiceError::from) },
-        async { store.reports(&every_report).await.map_err(ServiceError::from) }
-    )?;
+    let (evaluation, _) = programme::evaluate(store, profile, as_of).await?;
+    let actions = store.actions(None).await?;
+    let reports = store.reports(&oegd_store::ReportFilter::default()).await?;
+    // a pass over every child's check-ups: off the request workers
+    tokio::task::spawn_blocking(move || figures_of(as_of, &evaluation, actions, reports)).await.map_err(internal)
+}
+
+fn figures_of(
+    as_of: Date,
+    evaluation: &Evaluation,
+    actions: Vec<ProgrammeAction>,
+    reports: Vec<ReportSummary>,
+) -> Figures {
+    let mut f = Figures { as_of: Some(as_of), ..Figures::default() };
     for child in &evaluation.children {
         let ChildReport::Registered(c) = child else { continue };
         for (checkup, report) in &c.checkups {
@@ -310,7 +317,7 @@ pub async fn figures<S: Store>(store: &S, profile: &Profile, as_of: Date) -> Res
         })
         .collect();
     f.median_delay_days = median(all);
-    Ok(f)
+    f
 }
 
 /// Reminders, escalations due: what the next daily run would create as of `as_of` that is

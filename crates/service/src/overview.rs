@@ -38,11 +38,9 @@ pub async fn overview<S: Store>(
     let today = berlin_date(now);
     let back = i64::from(today.weekday().to_monday_zero_offset());
     let week_start = today.checked_sub(jiff::Span::new().days(back)).unwrap_or(today);
-    let every_report = ReportFilter::default();
-    let (reports, review) =
-        tokio::try_join!(store.reports(&every_report), store.link_decisions(Some(LinkState::Review)))?;
+    let reports = store.reports(&ReportFilter::default()).await?;
     let reports_this_week = reports.iter().filter(|r| berlin_date(r.received_at) >= week_start).count();
-    let review_queue = review.len();
+    let review_queue = store.link_decisions(Some(LinkState::Review)).await?.len();
     let last_run = actions
         .iter()
         .filter(|a| matches!(a.kind.as_str(), "reminder" | "invitation" | "escalation"))

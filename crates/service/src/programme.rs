@@ -48,14 +48,15 @@ pub async fn evaluate<S: Store>(
     profile: &Profile,
     as_of: Date,
 ) -> Result<(Evaluation, [usize; 4]), ServiceError> {
-    // three reads at once (the store answers them on separate connections), then parsing and
-    // the engine off the request workers: seconds each at a state's size
-    let every_report = ReportFilter::default();
-    let (events, decisions, reports) =
-        tokio::try_join!(store.registry_events(), store.link_decisions(None), store.reports(&every_report))?;
+    // one read after another (at once they would hold most of the store's read connections
+    // for seconds), then parsing and the engine off the request workers
+    let events = store.registry_events().await?;
+    let decisions = store.link_decisions(None).await?;
+    let reports = store.reports(&ReportFilter::default()).await?;
     let profile = profile.clone();
     tokio::task::spawn_blocking(move || {
         let rows = register::rows_of(&events)?;
+        drop(events);
         let Some(programme_start) = rows.iter().map(|r| r.event_date).min() else {
             return Err(ServiceError::Usage("Noch keine Meldedaten importiert (registry import).".into()));
         };

@@ -1,5 +1,5 @@
 //! The state office's start page and statistics as the server keeps them
-//! (`views::OfficeViews`), over the small programme fixture: a view of an unchanged store is
+//! (`office_views::OfficeViews`), over the small programme fixture: a view of an unchanged store is
 //! the one computed before, viewers at once share one computation, and a change or a new day
 //! makes the next view compute again, with the same numbers as computing it directly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, date};
 use oegd_domain::SystemClock;
 use oegd_programme::Profile;
-use oegd_service::views::OfficeViews;
+use oegd_service::office_views::OfficeViews;
 use oegd_service::{letters, office, overview, programme};
 use oegd_store::Store;
 
@@ -43,7 +43,7 @@ async fn views_are_kept_while_the_store_is_unchanged_and_shared_by_viewers_at_on
     let tmp = tempfile::tempdir().unwrap();
     let gateway = small_fixture_gateway(tmp.path(), NOW, Arc::new(SystemClock)).await;
     let store = gateway.store();
-    let profile = Profile::mv();
+    let profile = Arc::new(Profile::mv());
     let day = date(2025, 6, 30);
     let views = OfficeViews::default();
 

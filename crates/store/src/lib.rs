@@ -251,9 +251,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// All entries in sequence order, and the recorded head of the chain.
     fn audit_log(&self)
     -> impl Future<Output = StoreResult<(Vec<audit::AuditEntry>, Option<audit::ChainHead>)>> + Send;
-    /// A number that grows with every change: the sequence number of the audit chain's head
-    /// (0 before the first entry). Every change is audited in its own transaction, so what a
-    /// reader computed from the store after reading this number is current for as long as
-    /// the number stays. One cheap read.
+    /// A number that grows with every change of the store's data: the sequence number of the
+    /// audit chain's head (0 before the first entry). Every change of reports, the register,
+    /// link decisions, actions, letters, erasures, outcomes, organisations, certificates and
+    /// accounts appends to the chain in its own transaction (a session's activity and the
+    /// daily run's claim do not), so what a reader computed from the store after reading this
+    /// number is current for as long as the number stays. One cheap read.
     fn data_version(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 }

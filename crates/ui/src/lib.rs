@@ -50,7 +50,7 @@ pub struct UiState {
     /// it; `None` where the server has none at hand.
     pub data_dir: Option<oegd_service::datadir::DataDir>,
     /// The start page and statistics, kept while the store is unchanged.
-    pub views: Arc<oegd_service::views::OfficeViews>,
+    pub office_views: Arc<oegd_service::office_views::OfficeViews>,
 }
 
 /// The policy: only our own stylesheet and images; no script at all; no framing; forms only

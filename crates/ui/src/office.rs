@@ -169,7 +169,7 @@ fn tables(f: &Figures) -> Vec<(&'static str, Vec<String>, Vec<Vec<String>>)> {
 }
 
 async fn figures(state: &UiState) -> Result<Arc<Figures>> {
-    Ok(state.views.figures(&state.store, &state.profile, berlin_today(state)).await?)
+    Ok(state.office_views.figures(&state.store, &state.profile, berlin_today(state)).await?)
 }
 
 pub async fn statistik(State(state): State<UiState>, headers: HeaderMap) -> Result<Response> {

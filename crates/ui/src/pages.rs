@@ -245,7 +245,7 @@ pub async fn start(State(state): State<UiState>, headers: HeaderMap, Query(q): Q
     let l = Layout::for_staff("Übersicht", &s, "/").with_notice(q.hinweis.as_deref());
     match s.role {
         UserRole::Landesamt => {
-            let view = state.views.start_page(&state.store, &state.profile, state.clock.now()).await?;
+            let view = state.office_views.start_page(&state.store, &state.profile, state.clock.now()).await?;
             let o = view.overview.clone();
             Ok(page(&LandesamtPage {
                 l,
