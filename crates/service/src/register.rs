@@ -15,8 +15,8 @@ pub async fn rows<S: Store>(store: &S) -> Result<Vec<RegistryRow>, ServiceError>
     rows_of(&store.registry_events().await?)
 }
 
-/// The rows of stored registration events (a second per 100,000 children or so: where it is
-/// the whole register, better off the request workers).
+/// The rows of stored registration events (about half a second per 100,000 children in the
+/// `scale` example: for the whole register, better off the request workers).
 pub fn rows_of(events: &[RegistryEventRecord]) -> Result<Vec<RegistryRow>, ServiceError> {
     events
         .iter()

@@ -8,32 +8,22 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use support::{fixture, import_small_delivery};
+use support::small_fixture_gateway;
 
 use jiff::civil::{Date, date};
 use jiff::{Span, Timestamp};
 use oegd_domain::SystemClock;
 use oegd_programme::Profile;
-use oegd_service::config::Config;
 use oegd_service::datadir::DataDir;
-use oegd_service::{Gateway, admin, import, letters, programme};
+use oegd_service::{admin, letters, programme};
 use oegd_store::Store;
 
 const NOW: Timestamp = Timestamp::constant(1_790_000_000, 0);
 
 /// A data directory with the small fixture's register and reports.
 async fn loaded(root: &Path) -> DataDir {
-    let dir = DataDir::new(&root.join("data"));
-    admin::init(&dir, &Config::new("MV"), NOW).await.unwrap();
-    let store = admin::open_store(&dir).await.unwrap();
-    for i in 1..=3 {
-        import_small_delivery(&store, i, NOW).await;
-    }
-    let gateway = Gateway::new(store, std::sync::Arc::new(SystemClock)).await.unwrap();
-    let file = std::fs::File::open(fixture("programme/small/reports.jsonl")).unwrap();
-    let summary = import::import_reports(&gateway, std::io::BufReader::new(file), |_| {}).await.unwrap();
-    assert!(summary.failed.is_empty());
-    dir
+    small_fixture_gateway(root, NOW, std::sync::Arc::new(SystemClock)).await;
+    DataDir::new(root.join("data"))
 }
 
 async fn recorded<S: Store>(store: &S) -> BTreeSet<(String, String, String, Date)> {
