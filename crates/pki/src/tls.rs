@@ -1,11 +1,12 @@
 //! rustls configurations for the API server and its clients.
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, ring};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, ring};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
@@ -139,7 +140,7 @@ fn stamp(path: &Path) -> std::io::Result<FileStamp> {
 
 struct Current {
     stamp: Option<FileStamp>,
-    verifier: Option<Arc<dyn ClientCertVerifier>>,
+    version: Option<Arc<CrlVersion>>,
 }
 
 /// A WebPKI client verifier rebuilt whenever the CRL file changes. If the CRL cannot be
@@ -149,7 +150,7 @@ struct ReloadingCrlVerifier {
     roots: Arc<RootCertStore>,
     crl_path: PathBuf,
     hints: Vec<DistinguishedName>,
-    schemes: Vec<SignatureScheme>,
+    algorithms: WebPkiSupportedAlgorithms,
     current: RwLock<CurrentCell>,
 }
 
@@ -165,17 +166,18 @@ impl std::fmt::Debug for CurrentCell {
 impl ReloadingCrlVerifier {
     fn new(roots: Arc<RootCertStore>, crl_path: PathBuf) -> Result<Self, PkiError> {
         let stamp = stamp(&crl_path).map_err(|e| PkiError::Decode(format!("CRL {}: {e}", crl_path.display())))?;
-        let verifier = build_verifier(&roots, &crl_path)?;
+        let version = CrlVersion::load(&roots, &crl_path)?;
         Ok(Self {
-            hints: verifier.root_hint_subjects().to_vec(),
-            schemes: verifier.supported_verify_schemes(),
+            hints: version.webpki.root_hint_subjects().to_vec(),
+            algorithms: provider().signature_verification_algorithms,
             roots,
             crl_path,
-            current: RwLock::new(CurrentCell(Some(Current { stamp: Some(stamp), verifier: Some(verifier) }))),
+            current: RwLock::new(CurrentCell(Some(Current { stamp: Some(stamp), version: Some(Arc::new(version)) }))),
         })
     }
 
-    fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+    /// The verifier of the CRL file as it is now (one `stat`), loaded again if it changed.
+    fn version(&self) -> Result<Arc<CrlVersion>, rustls::Error> {
         let refused = || rustls::Error::General("certificate revocation list unavailable".into());
         let now = stamp(&self.crl_path).ok();
         if let Ok(cell) = self.current.read()
@@ -183,11 +185,11 @@ impl ReloadingCrlVerifier {
             && current.stamp == now
             && now.is_some()
         {
-            return current.verifier.clone().ok_or_else(refused);
+            return current.version.clone().ok_or_else(refused);
         }
-        let verifier = match now {
-            Some(_) => match build_verifier(&self.roots, &self.crl_path) {
-                Ok(v) => Some(v),
+        let version = match now {
+            Some(_) => match CrlVersion::load(&self.roots, &self.crl_path) {
+                Ok(v) => Some(Arc::new(v)),
                 Err(e) => {
                     tracing::error!(error = %e, path = %self.crl_path.display(), "CRL unreadable; refusing client certificates");
                     None
@@ -199,9 +201,95 @@ impl ReloadingCrlVerifier {
             }
         };
         if let Ok(mut cell) = self.current.write() {
-            cell.0 = Some(Current { stamp: now, verifier: verifier.clone() });
+            cell.0 = Some(Current { stamp: now, version: version.clone() });
         }
-        verifier.ok_or_else(refused)
+        version.ok_or_else(refused)
+    }
+}
+
+/// How many accepted chains one CRL version keeps; when full it starts again empty. Only
+/// chains our trust anchors signed get in, so this bounds memory, not an attacker.
+const KEPT_CHAINS: usize = 10_000;
+
+/// One version of the CRL file: webpki's verifier with that list, and the client chains it
+/// has accepted. With a new connection per report, checking a practice's certificate and
+/// the CRL's signature again at every handshake was 15 % of the server's CPU
+/// (docs/PERFORMANCE.md, "Accepted chains kept per CRL version"). The verdict on the same
+/// bytes against the same anchors and list changes only with time, so an accepted chain is
+/// accepted again while the clock is inside the validity of every certificate presented. A
+/// new CRL file is a new `CrlVersion`, so a revocation ends what was kept. Refusals are not
+/// kept.
+struct CrlVersion {
+    webpki: Arc<dyn ClientCertVerifier>,
+    accepted: Mutex<HashMap<Vec<u8>, Validity>>,
+}
+
+impl CrlVersion {
+    fn load(roots: &Arc<RootCertStore>, crl_path: &Path) -> Result<Self, PkiError> {
+        Ok(Self { webpki: build_verifier(roots, crl_path)?, accepted: Mutex::new(HashMap::new()) })
+    }
+
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let chain = chain_key(end_entity, intermediates);
+        if let Ok(accepted) = self.accepted.lock()
+            && accepted.get(&chain).is_some_and(|validity| validity.contains(now))
+        {
+            return Ok(ClientCertVerified::assertion());
+        }
+        let verified = self.webpki.verify_client_cert(end_entity, intermediates, now)?;
+        if let Some(validity) = Validity::of(end_entity, intermediates)
+            && let Ok(mut accepted) = self.accepted.lock()
+        {
+            if accepted.len() >= KEPT_CHAINS {
+                accepted.clear();
+            }
+            accepted.insert(chain, validity);
+        }
+        Ok(verified)
+    }
+}
+
+/// The presented certificates' DER, each after its length, as one key: the exact bytes,
+/// not a digest of them.
+fn chain_key(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Vec<u8> {
+    let certs = std::iter::once(end_entity).chain(intermediates);
+    let mut key = Vec::with_capacity(certs.clone().map(|c| c.len() + 4).sum());
+    for cert in certs {
+        key.extend_from_slice(&u32::try_from(cert.len()).unwrap_or(u32::MAX).to_be_bytes());
+        key.extend_from_slice(cert);
+    }
+    key
+}
+
+/// The time in which every presented certificate is valid (Unix seconds, both ends
+/// included, as webpki checks them): the latest `notBefore` to the earliest `notAfter`.
+/// Narrower than webpki's own check when an intermediate it did not use ends sooner; then
+/// the chain is only verified again earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Validity {
+    not_before: i64,
+    not_after: i64,
+}
+
+impl Validity {
+    /// `None` if a certificate cannot be read (then nothing is kept).
+    fn of(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Option<Self> {
+        let mut validity = Self { not_before: i64::MIN, not_after: i64::MAX };
+        for cert in std::iter::once(end_entity).chain(intermediates) {
+            let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+            validity.not_before = validity.not_before.max(parsed.validity().not_before.timestamp());
+            validity.not_after = validity.not_after.min(parsed.validity().not_after.timestamp());
+        }
+        Some(validity)
+    }
+
+    fn contains(&self, now: UnixTime) -> bool {
+        i64::try_from(now.as_secs()).is_ok_and(|now| self.not_before <= now && now <= self.not_after)
     }
 }
 
@@ -237,7 +325,7 @@ impl ClientCertVerifier for ReloadingCrlVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.verifier()?.verify_client_cert(end_entity, intermediates, now)
+        self.version()?.verify(end_entity, intermediates, now)
     }
 
     fn verify_tls12_signature(
@@ -246,7 +334,8 @@ impl ClientCertVerifier for ReloadingCrlVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier()?.verify_tls12_signature(message, cert, dss)
+        // The client's proof of its key, checked at every handshake; the CRL plays no part.
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -255,10 +344,125 @@ impl ClientCertVerifier for ReloadingCrlVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier()?.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.schemes.clone()
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+    use jiff::{SignedDuration, Timestamp};
+    use oegd_domain::{ProfessionOid, TelematikId};
+
+    use super::*;
+    use crate::{ClientSubject, Revoked, create_ca, create_crl, issue_client_cert};
+
+    fn at(t: Timestamp) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.as_second().try_into().unwrap()))
+    }
+
+    fn der(pem: &str) -> CertificateDer<'static> {
+        certs(pem).unwrap().remove(0)
+    }
+
+    /// A practice certificate valid for one hour either side of `t`, and a CRL file of its CA
+    /// listing `revoked`.
+    struct Setup {
+        _dir: tempfile::TempDir,
+        crl: PathBuf,
+        roots: Arc<RootCertStore>,
+        ca: crate::CaMaterial,
+        practice: CertificateDer<'static>,
+        serial_hex: String,
+    }
+
+    fn setup(t: Timestamp) -> Setup {
+        let ca = create_ca("Test-CA", t - SignedDuration::from_hours(24), 3650).unwrap();
+        let subject = ClientSubject {
+            telematik_id: TelematikId::parse("1-2098123400").unwrap(),
+            profession: ProfessionOid::PraxisArzt,
+            org_name: "Kinderarztpraxis".into(),
+        };
+        let hour = SignedDuration::from_hours(1);
+        let issued = issue_client_cert(&ca, &subject, t - hour, t + hour).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let crl = dir.path().join("crl.pem");
+        std::fs::write(&crl, create_crl(&ca, &[], 1, t, t + SignedDuration::from_hours(24)).unwrap()).unwrap();
+        Setup {
+            roots: roots(std::slice::from_ref(&ca.cert_pem)).unwrap(),
+            practice: der(&issued.cert_pem),
+            serial_hex: issued.serial_hex,
+            _dir: dir,
+            crl,
+            ca,
+        }
+    }
+
+    #[test]
+    fn an_accepted_chain_is_kept_only_inside_its_validity() {
+        let t = Timestamp::now();
+        let s = setup(t);
+        let version = CrlVersion::load(&s.roots, &s.crl).unwrap();
+        assert!(version.verify(&s.practice, &[], at(t)).is_ok());
+        assert_eq!(version.accepted.lock().unwrap().len(), 1, "kept");
+        assert!(version.verify(&s.practice, &[], at(t)).is_ok(), "accepted again from what is kept");
+
+        let two_hours = SignedDuration::from_hours(2);
+        let expired = version.verify(&s.practice, &[], at(t + two_hours)).unwrap_err();
+        assert!(
+            matches!(expired, rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredContext { .. })),
+            "{expired:?}"
+        );
+        let early = version.verify(&s.practice, &[], at(t - two_hours)).unwrap_err();
+        assert!(
+            matches!(early, rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYetContext { .. })),
+            "{early:?}"
+        );
+        // The edges are webpki's: both ends of the validity are inside.
+        let validity = Validity::of(&s.practice, &[]).unwrap();
+        assert_eq!(validity.not_after - validity.not_before, 2 * 3600);
+        let end = Timestamp::from_second(validity.not_after).unwrap();
+        assert!(version.verify(&s.practice, &[], at(end)).is_ok());
+        assert!(version.verify(&s.practice, &[], at(end + SignedDuration::from_secs(1))).is_err());
+    }
+
+    #[test]
+    fn refusals_are_not_kept_and_other_chains_are_other_keys() {
+        let t = Timestamp::now();
+        let s = setup(t);
+        let version = CrlVersion::load(&s.roots, &s.crl).unwrap();
+        let foreign = setup(t);
+        for _ in 0..2 {
+            assert!(version.verify(&foreign.practice, &[], at(t)).is_err());
+        }
+        assert!(version.accepted.lock().unwrap().is_empty());
+
+        assert!(version.verify(&s.practice, &[], at(t)).is_ok());
+        // The same certificate with the CA certificate sent along is another chain.
+        let with_ca = [der(&s.ca.cert_pem)];
+        assert!(version.verify(&s.practice, &with_ca, at(t)).is_ok());
+        assert_eq!(version.accepted.lock().unwrap().len(), 2);
+        assert_ne!(chain_key(&s.practice, &[]), chain_key(&s.practice, &with_ca));
+    }
+
+    #[test]
+    fn a_new_crl_file_starts_with_nothing_kept() {
+        let t = Timestamp::now();
+        let s = setup(t);
+        let verifier = ReloadingCrlVerifier::new(s.roots.clone(), s.crl.clone()).unwrap();
+        assert!(verifier.verify_client_cert(&s.practice, &[], at(t)).is_ok());
+        assert!(verifier.verify_client_cert(&s.practice, &[], at(t)).is_ok());
+
+        let revoked = [Revoked { serial_hex: s.serial_hex.clone(), revoked_at: t }];
+        let tmp = s.crl.with_extension("tmp");
+        std::fs::write(&tmp, create_crl(&s.ca, &revoked, 2, t, t + SignedDuration::from_hours(24)).unwrap()).unwrap();
+        std::fs::rename(&tmp, &s.crl).unwrap();
+        let err = verifier.verify_client_cert(&s.practice, &[], at(t)).unwrap_err();
+        assert!(matches!(err, rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)), "{err:?}");
     }
 }
