@@ -90,7 +90,9 @@ async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
     let start = browser.get("/").await;
     assert_eq!(start.status, 200, "{}", start.body);
     assert!(start.body.contains("Kindervorsorge auf einen Blick") && start.body.contains("Meldungen in der Prüfung"));
+    assert!(start.body.contains("Stand ") && start.body.contains(" Uhr;"), "the time of the numbers");
     assert_eq!(start.header("content-security-policy"), CSP);
+    assert!(review_count(&start.body) > 0);
 
     // The review queue: accept an entry for its second-best (or only) candidate.
     let queue: serde_json::Value = serde_json::from_str(&env.cli_ok(&["review", "list", "--json"])).unwrap();
@@ -123,6 +125,15 @@ async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
     assert_eq!(shown["state"], "confirmed");
     assert_eq!(shown["melde_id"], child);
     assert_eq!(shown["decided_by"], "user:anna");
+    // the start page, kept while nothing was announced, shows the decision at once
+    let in_review_now = || {
+        let list: serde_json::Value = serde_json::from_str(&env.cli_ok(&["review", "list", "--json"])).unwrap();
+        list.as_array().unwrap().len()
+    };
+    let before = in_review_now();
+    let shown = review_count(&browser.get("/").await.body);
+    assert_eq!(before, in_review_now(), "the linker was still at work");
+    assert_eq!(shown, before);
     // Deciding on the version seen before is a conflict, said in German.
     let r = browser.post(&path, &[("_csrf", &csrf), ("version", &version), ("aktion", "ablehnen")]).await;
     assert_eq!(r.header("location"), format!("{path}?hinweis=konflikt"));
@@ -196,4 +207,12 @@ async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
     assert_eq!(error(&r), error(&wrong), "locked looks like any other failure");
     let audit = env.cli_ok(&["audit", "verify"]);
     assert!(!audit.is_empty());
+}
+
+/// The start page's number of reports in review.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+fn review_count(body: &str) -> usize {
+    let end = body.find("</span><span class=\"what\"><a href=\"/pruefung\">").expect("the review card");
+    let start = body[..end].rfind('>').unwrap() + 1;
+    body[start..end].parse().unwrap()
 }

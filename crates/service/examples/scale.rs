@@ -180,7 +180,7 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         if i < 2 {
             views.start_page(&store, &shared_profile, noon).await?;
         } else {
-            views.figures(&store, &shared_profile, as_of).await?;
+            views.figures(&store, &shared_profile, noon).await?;
         }
         *slot = t.elapsed().as_secs_f64();
     }

@@ -1,44 +1,77 @@
-//! The state office's start page and statistics, computed once per day and store version.
+//! The state office's start page and statistics, computed once per day and store version,
+//! and shown for a while after reports arrived.
 //!
 //! Both evaluate the whole programme over the store, seconds at a state's size
-//! (docs/PERFORMANCE.md), and staff open them again and again between two changes. So the
-//! last result is kept with the day and the store's [`data_version`](Store::data_version)
-//! it was computed for, and one computation of a view runs at a time: whoever asks meanwhile
-//! waits for its result instead of starting a second one.
+//! (docs/PERFORMANCE.md), and staff open them again and again. So the last result is kept
+//! with the day and the store's [`data_version`](Store::data_version) it was computed for,
+//! and one computation of a view runs at a time: whoever asks meanwhile waits for its result
+//! instead of starting a second one.
+//!
+//! During intake every report changes the store. A kept view of the same day stays on show
+//! for [`MAX_STALENESS`] after it was computed, marked with that time on the page, while a
+//! newer one is computed in the background. A change that staff make through the web
+//! interface, or the daily run, is announced with [`OfficeViews::changed`]: from then on
+//! only a view that includes it is shown.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
 
-use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
 use oegd_programme::Profile;
 use oegd_store::Store;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::ServiceError;
 use crate::linking::berlin_date;
 use crate::office::{self, Figures};
 use crate::overview::{self, Overview};
 
-/// A kept value, with the day and the data version it was computed for.
-type Kept<T> = Option<(Date, i64, Arc<T>)>;
+/// How long after its computation a view is shown although the store changed since.
+pub const MAX_STALENESS: SignedDuration = SignedDuration::from_mins(5);
+
+/// A view as computed: for which day and data version, and when.
+#[derive(Debug)]
+pub struct Kept<T> {
+    pub value: T,
+    pub day: Date,
+    pub version: i64,
+    pub computed_at: Timestamp,
+}
 
 /// The last value computed of one view.
 struct Memo<T> {
-    slot: Arc<Mutex<Kept<T>>>,
+    kept: Arc<SyncMutex<Option<Arc<Kept<T>>>>>,
+    /// Held by the one computation that runs.
+    computing: Arc<Mutex<()>>,
 }
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {
-        Memo { slot: Arc::new(Mutex::new(None)) }
+        Memo { kept: Arc::default(), computing: Arc::default() }
     }
 }
 
 impl<T: Send + Sync + 'static> Memo<T> {
-    /// The value for `day`, as current as the store when this was called: the kept one if
-    /// the store has not changed since, otherwise what `compute` makes of the store now.
-    async fn get<S, F>(&self, store: &S, day: Date, compute: F) -> Result<Arc<T>, ServiceError>
+    fn kept_for(&self, day: Date) -> Option<Arc<Kept<T>>> {
+        let kept = self.kept.lock().ok()?;
+        kept.as_ref().filter(|k| k.day == day).cloned()
+    }
+
+    /// The value for `day`: the kept one if the store has not changed since, or if it
+    /// includes every change announced and is at most [`MAX_STALENESS`] old at `now` (then
+    /// a newer one is computed in the background); otherwise what `compute` makes of the
+    /// store now.
+    async fn get<S, F>(
+        &self,
+        store: &S,
+        day: Date,
+        now: Timestamp,
+        announced: i64,
+        compute: F,
+    ) -> Result<Arc<Kept<T>>, ServiceError>
     where
         S: Store,
         F: Future<Output = Result<T, ServiceError>> + Send + 'static,
@@ -46,26 +79,56 @@ impl<T: Send + Sync + 'static> Memo<T> {
         // read before waiting: a value someone computed while we waited is recent enough,
         // so viewers arriving during a computation do not each compute again after it
         let asked = store.data_version().await?;
-        let mut slot = Arc::clone(&self.slot).lock_owned().await;
-        if let Some((d, v, value)) = slot.as_ref()
-            && *d == day
-            && *v >= asked
-        {
-            return Ok(Arc::clone(value));
+        if let Some(kept) = self.kept_for(day) {
+            if kept.version >= asked {
+                return Ok(kept);
+            }
+            if kept.version >= announced && now.duration_since(kept.computed_at) <= MAX_STALENESS {
+                if let Ok(computing) = Arc::clone(&self.computing).try_lock_owned() {
+                    let refresh = self.compute_in_task(computing, store.clone(), day, now, compute);
+                    // nobody waits for it; a failure shows at the next view that must wait
+                    drop(refresh);
+                }
+                return Ok(kept);
+            }
         }
-        let store = store.clone();
-        // a task of its own, holding the lock: a viewer who leaves does not cancel a
-        // computation others wait for (nor leave the engine's blocking thread running
-        // while the next viewer starts another)
-        let computation = tokio::spawn(async move {
+        let computing = Arc::clone(&self.computing).lock_owned().await;
+        if let Some(kept) = self.kept_for(day)
+            && kept.version >= asked.max(announced)
+        {
+            return Ok(kept);
+        }
+        let computation = self.compute_in_task(computing, store.clone(), day, now, compute);
+        computation.await.map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// Computes the view in a task of its own, holding `computing`: a viewer who leaves
+    /// does not cancel a computation others wait for (nor leave the engine's blocking thread
+    /// running while the next viewer starts another).
+    fn compute_in_task<S, F>(
+        &self,
+        computing: OwnedMutexGuard<()>,
+        store: S,
+        day: Date,
+        now: Timestamp,
+        compute: F,
+    ) -> tokio::task::JoinHandle<Result<Arc<Kept<T>>, ServiceError>>
+    where
+        S: Store,
+        F: Future<Output = Result<T, ServiceError>> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.kept);
+        tokio::spawn(async move {
+            let _computing = computing;
             // read before the data `compute` reads: a change in between only makes the next
             // view compute again
             let version = store.data_version().await?;
-            let value = Arc::new(compute.await?);
-            *slot = Some((day, version, Arc::clone(&value)));
-            Ok(value)
-        });
-        computation.await.map_err(|e| ServiceError::Internal(e.to_string()))?
+            let kept = Arc::new(Kept { value: compute.await?, day, version, computed_at: now });
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(Arc::clone(&kept));
+            }
+            Ok(kept)
+        })
     }
 }
 
@@ -82,20 +145,30 @@ pub struct StartPage {
 pub struct OfficeViews {
     start: Memo<StartPage>,
     figures: Memo<Figures>,
+    /// The data version after the last change announced with [`OfficeViews::changed`].
+    announced: AtomicI64,
 }
 
 impl OfficeViews {
+    /// Announces a change that staff made, or the daily run: from now on the views show
+    /// only values that include the store as it is now.
+    pub async fn changed<S: Store>(&self, store: &S) -> Result<(), ServiceError> {
+        let version = store.data_version().await?;
+        self.announced.fetch_max(version, Ordering::SeqCst);
+        Ok(())
+    }
+
     /// The start page as of `now`'s day (Europe/Berlin).
     pub async fn start_page<S: Store>(
         &self,
         store: &S,
         profile: &Arc<Profile>,
         now: Timestamp,
-    ) -> Result<Arc<StartPage>, ServiceError> {
+    ) -> Result<Arc<Kept<StartPage>>, ServiceError> {
         let today = berlin_date(now);
         let (s, profile) = (store.clone(), Arc::clone(profile));
         self.start
-            .get(store, today, async move {
+            .get(store, today, now, self.announced.load(Ordering::SeqCst), async move {
                 // read once for both
                 let actions = Arc::new(s.actions(None).await?);
                 let overview = overview::overview(&s, now, &actions).await?;
@@ -105,14 +178,16 @@ impl OfficeViews {
             .await
     }
 
-    /// The statistics' series as of `as_of` ([`office::figures`]).
+    /// The statistics' series as of `now`'s day ([`office::figures`]).
     pub async fn figures<S: Store>(
         &self,
         store: &S,
         profile: &Arc<Profile>,
-        as_of: Date,
-    ) -> Result<Arc<Figures>, ServiceError> {
+        now: Timestamp,
+    ) -> Result<Arc<Kept<Figures>>, ServiceError> {
+        let as_of = berlin_date(now);
         let (s, profile) = (store.clone(), Arc::clone(profile));
-        self.figures.get(store, as_of, async move { office::figures(&s, &profile, as_of).await }).await
+        let announced = self.announced.load(Ordering::SeqCst);
+        self.figures.get(store, as_of, now, announced, async move { office::figures(&s, &profile, as_of).await }).await
     }
 }

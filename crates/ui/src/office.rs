@@ -12,6 +12,7 @@ use axum::response::Response;
 use jiff::civil::Date;
 use oegd_service::cases::Outcome;
 use oegd_service::office::{self, Figures, ReportQuery, Share};
+use oegd_service::office_views::Kept;
 use oegd_store::{LinkState, UserRole};
 use serde::Deserialize;
 
@@ -19,16 +20,12 @@ use crate::UiState;
 use crate::charts::{self, Chart, Series, de_num};
 use crate::export::Csv;
 use crate::session::staff_in;
-use crate::views::{Layout, UiError, de, page};
+use crate::views::{Layout, UiError, de, de_time, page};
 
 type Result<T> = std::result::Result<T, UiError>;
 
 /// Rows per page of a list.
 pub const PAGE: usize = 50;
-
-fn berlin_today(state: &UiState) -> Date {
-    state.clock.now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC)).date()
-}
 
 fn wants_csv(format: Option<&str>) -> bool {
     format == Some("csv")
@@ -106,7 +103,8 @@ pub struct Figure {
 #[template(path = "statistik.html")]
 pub struct StatistikPage {
     pub l: Layout,
-    pub as_of: String,
+    /// When these figures were computed (`office_views::MAX_STALENESS`).
+    pub computed_at: String,
     pub median: String,
     pub late: usize,
     pub figures: Vec<(&'static str, Figure)>,
@@ -168,14 +166,15 @@ fn tables(f: &Figures) -> Vec<(&'static str, Vec<String>, Vec<Vec<String>>)> {
     vec![teilnahme, untersuchung, briefe, verzug]
 }
 
-async fn figures(state: &UiState) -> Result<Arc<Figures>> {
-    Ok(state.office_views.figures(&state.store, &state.profile, berlin_today(state)).await?)
+async fn figures(state: &UiState) -> Result<Arc<Kept<Figures>>> {
+    Ok(state.office_views.figures(&state.store, &state.profile, state.clock.now()).await?)
 }
 
 pub async fn statistik(State(state): State<UiState>, headers: HeaderMap) -> Result<Response> {
     let s = staff_in(&state, &headers, &[UserRole::Landesamt]).await?;
-    let f = figures(&state).await?;
-    let mut tables = tables(&f).into_iter();
+    let kept = figures(&state).await?;
+    let f = &kept.value;
+    let mut tables = tables(f).into_iter();
     let districts: Vec<_> = f.participation_by_quarter.keys().cloned().collect();
     let mut out = Vec::new();
 
@@ -274,7 +273,7 @@ pub async fn statistik(State(state): State<UiState>, headers: HeaderMap) -> Resu
 
     Ok(page(&StatistikPage {
         l: Layout::for_staff("Statistik", &s, "/statistik"),
-        as_of: f.as_of.map(de).unwrap_or_default(),
+        computed_at: de_time(kept.computed_at),
         median: f.median_delay_days.map_or_else(|| "–".into(), |d| de_num(d, 1)),
         late: f.late_after_escalation,
         figures: out,
@@ -288,10 +287,11 @@ pub async fn statistik_csv(
     Query(q): Query<SeriesQuery>,
 ) -> Result<Response> {
     staff_in(&state, &headers, &[UserRole::Landesamt]).await?;
-    let f = figures(&state).await?;
+    let kept = figures(&state).await?;
+    let f = &kept.value;
     let wanted = q.reihe.unwrap_or_default();
     let (name, head, rows) =
-        tables(&f).into_iter().find(|(n, _, _)| *n == wanted).ok_or(UiError::BadRequest("Unbekannte Zahlenreihe."))?;
+        tables(f).into_iter().find(|(n, _, _)| *n == wanted).ok_or(UiError::BadRequest("Unbekannte Zahlenreihe."))?;
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
     let mut csv = Csv::new(&head);
     for r in rows {

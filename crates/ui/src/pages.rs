@@ -245,13 +245,14 @@ pub async fn start(State(state): State<UiState>, headers: HeaderMap, Query(q): Q
     let l = Layout::for_staff("Übersicht", &s, "/").with_notice(q.hinweis.as_deref());
     match s.role {
         UserRole::Landesamt => {
-            let view = state.office_views.start_page(&state.store, &state.profile, state.clock.now()).await?;
+            let kept = state.office_views.start_page(&state.store, &state.profile, state.clock.now()).await?;
+            let view = &kept.value;
             let o = view.overview.clone();
             Ok(page(&LandesamtPage {
                 l,
                 due_reminders: view.due.get("reminder").copied().unwrap_or(0),
                 due_escalations: view.due.get("escalation").copied().unwrap_or(0),
-                today: o.today.map(de).unwrap_or_default(),
+                computed_at: de_time(kept.computed_at),
                 week_start: o.week_start.map(de).unwrap_or_default(),
                 last_run: o.last_run.map(de).unwrap_or_else(|| "noch kein Lauf".into()),
                 o,

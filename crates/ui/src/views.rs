@@ -146,7 +146,9 @@ pub struct LandesamtPage {
     /// What the next daily run would create that is not recorded yet: reminders, escalations.
     pub due_reminders: usize,
     pub due_escalations: usize,
-    pub today: String,
+    /// When these numbers were computed: reports may have arrived since
+    /// (`office_views::MAX_STALENESS`).
+    pub computed_at: String,
     pub week_start: String,
     pub last_run: String,
 }
