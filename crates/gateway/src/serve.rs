@@ -16,7 +16,6 @@ use tokio::net::TcpListener;
 use oegd_programme::Profile;
 use oegd_service::config::ProgrammeConfig;
 use oegd_service::linking::{self, Arrivals};
-use oegd_service::office_views::OfficeViews;
 use oegd_service::programme;
 use oegd_store_any::AnyStore;
 use tokio::sync::{oneshot, watch};
@@ -63,7 +62,6 @@ async fn programme_task(
     config: ProgrammeConfig,
     profile: Profile,
     clock: Arc<dyn Clock>,
-    office_views: Arc<OfficeViews>,
     mut stop: watch::Receiver<bool>,
 ) {
     let sender = oegd_service::letters::sender_for(&profile);
@@ -94,10 +92,6 @@ async fn programme_task(
                 Ok(Some(run)) => {
                     done_day = Some(today);
                     tracing::info!(as_of = %today, new_actions = run.new_actions, letters = run.letters, "daily run done");
-                    // the state office's start page shows what is due: not the numbers before the run
-                    if let Err(e) = office_views.changed(gateway.store()).await {
-                        tracing::warn!(error = %e, "could not announce the daily run to the office views");
-                    }
                 }
                 Ok(None) => next_claim = tokio::time::Instant::now() + CLAIM_RETRY,
                 Err(e) => {
@@ -145,18 +139,16 @@ pub async fn start_with(
     let api_addr = listener.local_addr()?;
     let profile = Profile::by_state(&config.state).map_err(|e| ServiceError::Usage(e.to_string()))?;
     let (programme_stop, programme_stopped) = watch::channel(false);
-    let office_views = Arc::new(OfficeViews::default());
     let programme = tokio::spawn(programme_task(
         gateway.clone(),
         arrivals,
         config.programme.clone(),
         profile.clone(),
         clock.clone(),
-        office_views.clone(),
         programme_stopped,
     ));
     let ui = match ui_listen.or(config.ui.listen) {
-        Some(addr) => Some(start_ui(dir, &config, addr, gateway.clone(), profile, clock.clone(), office_views).await?),
+        Some(addr) => Some(start_ui(dir, &config, addr, gateway.clone(), profile, clock.clone()).await?),
         None => None,
     };
     let ui_addr = ui.as_ref().map(|(addr, _, _)| *addr);
@@ -178,7 +170,6 @@ async fn start_ui(
     gateway: Arc<Gateway<AnyStore>>,
     profile: Profile,
     clock: Arc<dyn Clock>,
-    office_views: Arc<OfficeViews>,
 ) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), ServiceError> {
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p).map_err(|e| ServiceError::Usage(format!("{} nicht lesbar: {e}", p.display())))
@@ -197,7 +188,7 @@ async fn start_ui(
         gateway,
         profile: Arc::new(profile),
         data_dir: Some(dir.clone()),
-        office_views,
+        office_views: Arc::default(),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task =

@@ -125,7 +125,7 @@ async fn staff_log_in_work_the_queue_and_see_only_their_cases() {
     assert_eq!(shown["state"], "confirmed");
     assert_eq!(shown["melde_id"], child);
     assert_eq!(shown["decided_by"], "user:anna");
-    // the start page, kept while nothing was announced, shows the decision at once
+    // the start page, kept while only reports arrived, shows a person's decision at once
     let in_review_now = || {
         let list: serde_json::Value = serde_json::from_str(&env.cli_ok(&["review", "list", "--json"])).unwrap();
         list.as_array().unwrap().len()

@@ -8,15 +8,16 @@
 //! instead of starting a second one.
 //!
 //! During intake every report changes the store. A kept view of the same day stays on show
-//! for [`MAX_STALENESS`] after it was computed, marked with that time on the page, while a
-//! newer one is computed in the background. A change that staff make through the web
-//! interface, or the daily run, is announced with [`OfficeViews::changed`]: from then on
-//! only a view that includes it is shown.
+//! for up to [`MAX_STALENESS`] after its computation started, marked with that time on the
+//! page, while a newer one is computed in the background, as long as the store's only
+//! changes since are [`ARRIVALS`]: reports and the linker's decisions on them. Any other
+//! change (a person's decision, a case outcome, the daily run, an import, an erasure) shows
+//! at the next view, whichever server or command made it: the kinds of change come from the
+//! store's audit chain ([`Store::changes_since`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex as SyncMutex};
+use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
@@ -29,10 +30,15 @@ use crate::linking::berlin_date;
 use crate::office::{self, Figures};
 use crate::overview::{self, Overview};
 
-/// How long after its computation a view is shown although the store changed since.
+/// How long after its computation started a view is shown although reports arrived since.
 pub const MAX_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
-/// A view as computed: for which day and data version, and when.
+/// The kinds of change (audit actions) a kept view may not yet show: reports arriving and
+/// the linker deciding them, and sessions, which no view shows.
+pub const ARRIVALS: [&str; 4] = ["report.received", "link.linker_decided", "session.started", "session.ended"];
+
+/// A view as computed: for which day and data version, and when its computation started
+/// (the store as read then).
 #[derive(Debug)]
 pub struct Kept<T> {
     pub value: T,
@@ -56,22 +62,14 @@ impl<T> Default for Memo<T> {
 
 impl<T: Send + Sync + 'static> Memo<T> {
     fn kept_for(&self, day: Date) -> Option<Arc<Kept<T>>> {
-        let kept = self.kept.lock().ok()?;
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         kept.as_ref().filter(|k| k.day == day).cloned()
     }
 
-    /// The value for `day`: the kept one if the store has not changed since, or if it
-    /// includes every change announced and is at most [`MAX_STALENESS`] old at `now` (then
-    /// a newer one is computed in the background); otherwise what `compute` makes of the
-    /// store now.
-    async fn get<S, F>(
-        &self,
-        store: &S,
-        day: Date,
-        now: Timestamp,
-        announced: i64,
-        compute: F,
-    ) -> Result<Arc<Kept<T>>, ServiceError>
+    /// The value for `day`: the kept one if the store has not changed since, or if it is at
+    /// most [`MAX_STALENESS`] old at `now` and only [`ARRIVALS`] came since (then a newer
+    /// one is computed in the background); otherwise what `compute` makes of the store now.
+    async fn get<S, F>(&self, store: &S, day: Date, now: Timestamp, compute: F) -> Result<Arc<Kept<T>>, ServiceError>
     where
         S: Store,
         F: Future<Output = Result<T, ServiceError>> + Send + 'static,
@@ -83,18 +81,29 @@ impl<T: Send + Sync + 'static> Memo<T> {
             if kept.version >= asked {
                 return Ok(kept);
             }
-            if kept.version >= announced && now.duration_since(kept.computed_at) <= MAX_STALENESS {
+            let age = now.duration_since(kept.computed_at);
+            if age >= SignedDuration::ZERO
+                && age <= MAX_STALENESS
+                && store.changes_since(kept.version).await?.iter().all(|c| ARRIVALS.contains(&c.as_str()))
+            {
                 if let Ok(computing) = Arc::clone(&self.computing).try_lock_owned() {
                     let refresh = self.compute_in_task(computing, store.clone(), day, now, compute);
-                    // nobody waits for it; a failure shows at the next view that must wait
-                    drop(refresh);
+                    tokio::spawn(async move {
+                        // nobody waits for it; the next view after MAX_STALENESS would
+                        let failed = match refresh.await {
+                            Ok(Ok(_)) => return,
+                            Ok(Err(e)) => e.to_string(),
+                            Err(e) => e.to_string(),
+                        };
+                        tracing::warn!(error = %failed, "computing a newer office view failed");
+                    });
                 }
                 return Ok(kept);
             }
         }
         let computing = Arc::clone(&self.computing).lock_owned().await;
         if let Some(kept) = self.kept_for(day)
-            && kept.version >= asked.max(announced)
+            && kept.version >= asked
         {
             return Ok(kept);
         }
@@ -124,9 +133,7 @@ impl<T: Send + Sync + 'static> Memo<T> {
             // view compute again
             let version = store.data_version().await?;
             let kept = Arc::new(Kept { value: compute.await?, day, version, computed_at: now });
-            if let Ok(mut slot) = slot.lock() {
-                *slot = Some(Arc::clone(&kept));
-            }
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&kept));
             Ok(kept)
         })
     }
@@ -145,19 +152,9 @@ pub struct StartPage {
 pub struct OfficeViews {
     start: Memo<StartPage>,
     figures: Memo<Figures>,
-    /// The data version after the last change announced with [`OfficeViews::changed`].
-    announced: AtomicI64,
 }
 
 impl OfficeViews {
-    /// Announces a change that staff made, or the daily run: from now on the views show
-    /// only values that include the store as it is now.
-    pub async fn changed<S: Store>(&self, store: &S) -> Result<(), ServiceError> {
-        let version = store.data_version().await?;
-        self.announced.fetch_max(version, Ordering::SeqCst);
-        Ok(())
-    }
-
     /// The start page as of `now`'s day (Europe/Berlin).
     pub async fn start_page<S: Store>(
         &self,
@@ -168,7 +165,7 @@ impl OfficeViews {
         let today = berlin_date(now);
         let (s, profile) = (store.clone(), Arc::clone(profile));
         self.start
-            .get(store, today, now, self.announced.load(Ordering::SeqCst), async move {
+            .get(store, today, now, async move {
                 // read once for both
                 let actions = Arc::new(s.actions(None).await?);
                 let overview = overview::overview(&s, now, &actions).await?;
@@ -187,7 +184,6 @@ impl OfficeViews {
     ) -> Result<Arc<Kept<Figures>>, ServiceError> {
         let as_of = berlin_date(now);
         let (s, profile) = (store.clone(), Arc::clone(profile));
-        let announced = self.announced.load(Ordering::SeqCst);
-        self.figures.get(store, as_of, now, announced, async move { office::figures(&s, &profile, as_of).await }).await
+        self.figures.get(store, as_of, now, async move { office::figures(&s, &profile, as_of).await }).await
     }
 }

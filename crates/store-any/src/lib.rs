@@ -312,4 +312,7 @@ impl Store for AnyStore {
     async fn data_version(&self) -> StoreResult<i64> {
         delegate!(self.data_version())
     }
+    async fn changes_since(&self, version: i64) -> StoreResult<std::collections::BTreeSet<String>> {
+        delegate!(self.changes_since(version))
+    }
 }

@@ -798,21 +798,25 @@ pub async fn data_version_grows_with_every_change<S: Store>(store: S) {
     let at = t("2026-03-01T10:00:00Z");
     let mut seen = store.data_version().await.unwrap();
     assert_eq!(seen, 0, "an empty store");
-    let mut grew = |now: i64, what: &str| {
+    // each change moves the version, and `changes_since` the version before names its kind
+    let mut check = async |what: &str, action: &str| {
+        let now = store.data_version().await.unwrap();
         assert!(now > seen, "{what}: {seen} -> {now}");
+        let changes = store.changes_since(seen).await.unwrap();
+        assert!(changes.contains(action), "{what}: {changes:?}");
         seen = now;
     };
     store.import_delivery(&delivery("a", 2), &Actor::Operator).await.unwrap();
-    grew(store.data_version().await.unwrap(), "a delivery");
+    check("a delivery", "registry.delivery_imported").await;
     with_reports(&store, &["r1"]).await;
-    grew(store.data_version().await.unwrap(), "a report");
+    check("a report", "report.received").await;
     store.save_link_decisions(&[decision("r1", LinkState::Review, None, 1)], at, &Actor::System).await.unwrap();
-    grew(store.data_version().await.unwrap(), "the linker's decision");
+    check("the linker's decision", "link.linker_decided").await;
     store.decide_link(&decision("r1", LinkState::Confirmed, Some("K1"), 2), None, &Actor::Operator).await.unwrap();
-    grew(store.data_version().await.unwrap(), "a person's decision");
+    check("a person's decision", "link.decided").await;
     let batch = [action("escalation", "K1", Some(Checkup::U6), "2026-03-01")];
     store.record_actions(&batch, day("2026-03-01"), at, &Actor::System).await.unwrap();
-    grew(store.data_version().await.unwrap(), "recorded actions");
+    check("recorded actions", "programme.daily_run").await;
     let outcome = CaseOutcome {
         melde_id: mid("K1"),
         checkup: Checkup::U6,
@@ -822,10 +826,13 @@ pub async fn data_version_grows_with_every_change<S: Store>(store: S) {
         recorded_at: at,
     };
     store.record_case_outcome(&outcome, &Actor::Operator).await.unwrap();
-    grew(store.data_version().await.unwrap(), "a case outcome");
+    check("a case outcome", "case.outcome_recorded").await;
     let redact = |_: &str| Ok::<_, StoreError>("{}".to_owned());
     assert!(store.erase_child(&mid("K2"), &redact, &redact, at, &Actor::System).await.unwrap());
-    grew(store.data_version().await.unwrap(), "an erasure");
+    check("an erasure", "programme.child_erased").await;
+    assert!(store.changes_since(seen).await.unwrap().is_empty(), "nothing after the head");
+    let all = store.changes_since(0).await.unwrap();
+    assert!(all.contains("report.received") && all.contains("programme.child_erased"), "{all:?}");
     store.reports(&ReportFilter::default()).await.unwrap();
     store.actions(None).await.unwrap();
     store.link_decisions(None).await.unwrap();

@@ -14,6 +14,7 @@
 
 mod migrate;
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -1448,5 +1449,14 @@ impl Store for PgStore {
 
     async fn data_version(&self) -> StoreResult<i64> {
         sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_one(&self.pool).await.map_err(map_err)
+    }
+
+    async fn changes_since(&self, version: i64) -> StoreResult<BTreeSet<String>> {
+        let actions: Vec<String> = sqlx::query_scalar("SELECT DISTINCT action FROM audit_log WHERE seq > $1")
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(actions.into_iter().collect())
     }
 }

@@ -9,6 +9,7 @@ mod checkpoint;
 mod group_commit;
 mod migrate;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -1393,5 +1394,14 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(seq.unwrap_or(0))
+    }
+
+    async fn changes_since(&self, version: i64) -> StoreResult<BTreeSet<String>> {
+        let actions: Vec<String> = sqlx::query_scalar("SELECT DISTINCT action FROM audit_log WHERE seq > ?")
+            .bind(version)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(actions.into_iter().collect())
     }
 }

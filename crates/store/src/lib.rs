@@ -9,6 +9,7 @@
 pub mod audit;
 mod model;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 pub use model::*;
@@ -258,4 +259,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// daily run's claim do not), so what a reader computed from the store after reading this
     /// number is current for as long as the number stays. One cheap read.
     fn data_version(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// The kinds of change (audit actions, such as `report.received`) made after
+    /// `data_version` was `version`, each once: what a reader of that version has not seen.
+    /// Reads the audit entries after `version` by their key.
+    fn changes_since(&self, version: i64) -> impl Future<Output = StoreResult<BTreeSet<String>>> + Send;
 }

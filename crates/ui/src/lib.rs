@@ -27,9 +27,8 @@ mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use jiff::SignedDuration;
@@ -81,20 +80,6 @@ pub async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// A change that staff make here shows at once on the state office's start page and
-/// statistics (`OfficeViews::changed`), where reports that arrive may show a few minutes
-/// late. Every form but signing in and out and the password changes something they show,
-/// or nothing (then the next view computes again, which costs only time).
-async fn announce_changes(State(state): State<UiState>, request: Request, next: Next) -> Response {
-    let changes = request.method() == Method::POST
-        && !matches!(request.uri().path(), "/anmelden" | "/anmelden/code" | "/abmelden" | "/passwort");
-    let response = next.run(request).await;
-    if changes && let Err(e) = state.office_views.changed(&state.store).await {
-        tracing::warn!(error = %e, "could not announce a change to the office views");
-    }
-    response
-}
-
 /// The interface's routes.
 pub fn router(state: UiState) -> Router {
     Router::new()
@@ -130,7 +115,6 @@ pub fn router(state: UiState) -> Router {
         .route("/betrieb/protokoll", get(operator::audit_log))
         .route("/static/ui.css", get(pages::stylesheet))
         .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), announce_changes))
         .layer(axum::middleware::from_fn(session::same_origin_posts))
         .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
