@@ -15,6 +15,8 @@ use rustls::{
     CipherSuite, ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::PkiError;
 
 /// ring's cipher suites with AES-128-GCM first, for TLS 1.3 and 1.2; the servers choose in
@@ -207,21 +209,26 @@ impl ReloadingCrlVerifier {
     }
 }
 
-/// How many accepted chains one CRL version keeps; when full it starts again empty. Only
-/// chains our trust anchors signed get in, so this bounds memory, not an attacker.
+/// How many accepted chains one CRL version keeps (a digest and two numbers each); when
+/// full it starts again empty. A client with a valid certificate could fill it with chains
+/// that differ in unused intermediates: that costs only the verifications kept otherwise.
 const KEPT_CHAINS: usize = 10_000;
+
+/// Chains with more intermediates are verified every time and not kept.
+const KEPT_INTERMEDIATES: usize = 2;
 
 /// One version of the CRL file: webpki's verifier with that list, and the client chains it
 /// has accepted. With a new connection per report, checking a practice's certificate and
 /// the CRL's signature again at every handshake was 15 % of the server's CPU
-/// (docs/PERFORMANCE.md, "Accepted chains kept per CRL version"). The verdict on the same
-/// bytes against the same anchors and list changes only with time, so an accepted chain is
-/// accepted again while the clock is inside the validity of every certificate presented. A
-/// new CRL file is a new `CrlVersion`, so a revocation ends what was kept. Refusals are not
-/// kept.
+/// (docs/PERFORMANCE.md, "Accepted client chains kept per CRL version"). webpki's verdict on
+/// the same bytes against the same anchors and list changes only with time (validity is
+/// its only check of time while the CRL's `nextUpdate` is not enforced, see
+/// `build_verifier`), so an accepted chain is accepted again while the clock is inside the
+/// validity of every certificate presented. A new CRL file is a new `CrlVersion`, so a
+/// revocation ends what was kept. Refusals are not kept.
 struct CrlVersion {
     webpki: Arc<dyn ClientCertVerifier>,
-    accepted: Mutex<HashMap<Vec<u8>, Validity>>,
+    accepted: Mutex<HashMap<[u8; 32], Validity>>,
 }
 
 impl CrlVersion {
@@ -235,7 +242,10 @@ impl CrlVersion {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let chain = chain_key(end_entity, intermediates);
+        if intermediates.len() > KEPT_INTERMEDIATES {
+            return self.webpki.verify_client_cert(end_entity, intermediates, now);
+        }
+        let chain = chain_digest(end_entity, intermediates);
         if let Ok(accepted) = self.accepted.lock()
             && accepted.get(&chain).is_some_and(|validity| validity.contains(now))
         {
@@ -254,16 +264,15 @@ impl CrlVersion {
     }
 }
 
-/// The presented certificates' DER, each after its length, as one key: the exact bytes,
-/// not a digest of them.
-fn chain_key(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Vec<u8> {
-    let certs = std::iter::once(end_entity).chain(intermediates);
-    let mut key = Vec::with_capacity(certs.clone().map(|c| c.len() + 4).sum());
-    for cert in certs {
-        key.extend_from_slice(&u32::try_from(cert.len()).unwrap_or(u32::MAX).to_be_bytes());
-        key.extend_from_slice(cert);
+/// SHA-256 over the presented certificates' DER, each after its length (so no two chains
+/// share the input).
+fn chain_digest(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for cert in std::iter::once(end_entity).chain(intermediates) {
+        digest.update((cert.len() as u64).to_be_bytes());
+        digest.update(cert);
     }
-    key
+    digest.finalize().into()
 }
 
 /// The time in which every presented certificate is valid (Unix seconds, both ends
@@ -301,6 +310,9 @@ fn build_verifier(roots: &Arc<RootCertStore>, crl_path: &Path) -> Result<Arc<dyn
     if crls.is_empty() {
         return Err(PkiError::Decode("no CRL in the CRL file".into()));
     }
+    // The CRL's `nextUpdate` is not enforced (the default): `CrlVersion` keeps accepted
+    // chains on the premise that time enters the verdict only through the certificates'
+    // validity. Enforcing it would need their kept validity to end there too.
     WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
         .with_crls(crls)
         // Our CRL covers our CA; a trusted external CA brings its own revocation.
@@ -410,7 +422,15 @@ mod tests {
         let version = CrlVersion::load(&s.roots, &s.crl).unwrap();
         assert!(version.verify(&s.practice, &[], at(t)).is_ok());
         assert_eq!(version.accepted.lock().unwrap().len(), 1, "kept");
-        assert!(version.verify(&s.practice, &[], at(t)).is_ok(), "accepted again from what is kept");
+        // accepted again from what is kept: a verifier whose webpki refuses everyone (other
+        // anchors) but with the same kept chains
+        let foreign = setup(t);
+        let kept = CrlVersion {
+            webpki: build_verifier(&foreign.roots, &foreign.crl).unwrap(),
+            accepted: Mutex::new(version.accepted.lock().unwrap().clone()),
+        };
+        assert!(kept.webpki.verify_client_cert(&s.practice, &[], at(t)).is_err());
+        assert!(kept.verify(&s.practice, &[], at(t)).is_ok());
 
         let two_hours = SignedDuration::from_hours(2);
         let expired = version.verify(&s.practice, &[], at(t + two_hours)).unwrap_err();
@@ -423,12 +443,18 @@ mod tests {
             matches!(early, rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYetContext { .. })),
             "{early:?}"
         );
-        // The edges are webpki's: both ends of the validity are inside.
+        // The edges are webpki's: both ends of the validity are inside, for webpki itself and
+        // for the kept chain.
         let validity = Validity::of(&s.practice, &[]).unwrap();
         assert_eq!(validity.not_after - validity.not_before, 2 * 3600);
+        let second = SignedDuration::from_secs(1);
+        let start = Timestamp::from_second(validity.not_before).unwrap();
         let end = Timestamp::from_second(validity.not_after).unwrap();
-        assert!(version.verify(&s.practice, &[], at(end)).is_ok());
-        assert!(version.verify(&s.practice, &[], at(end + SignedDuration::from_secs(1))).is_err());
+        for (when, inside) in [(start - second, false), (start, true), (end, true), (end + second, false)] {
+            let webpki = version.webpki.verify_client_cert(&s.practice, &[], at(when)).is_ok();
+            let fresh = CrlVersion::load(&s.roots, &s.crl).unwrap().verify(&s.practice, &[], at(when)).is_ok();
+            assert_eq!((webpki, fresh, kept.verify(&s.practice, &[], at(when)).is_ok()), (inside, inside, inside));
+        }
     }
 
     #[test]
@@ -447,7 +473,11 @@ mod tests {
         let with_ca = [der(&s.ca.cert_pem)];
         assert!(version.verify(&s.practice, &with_ca, at(t)).is_ok());
         assert_eq!(version.accepted.lock().unwrap().len(), 2);
-        assert_ne!(chain_key(&s.practice, &[]), chain_key(&s.practice, &with_ca));
+        assert_ne!(chain_digest(&s.practice, &[]), chain_digest(&s.practice, &with_ca));
+        // more intermediates than are kept: verified, not kept
+        let many = [der(&s.ca.cert_pem), der(&s.ca.cert_pem), der(&s.ca.cert_pem)];
+        assert!(version.verify(&s.practice, &many, at(t)).is_ok());
+        assert_eq!(version.accepted.lock().unwrap().len(), 2);
     }
 
     #[test]

@@ -88,7 +88,8 @@ fn setup() -> Setup {
         create_crl(&ca, &[], 1, Timestamp::now(), Timestamp::now() + SignedDuration::from_hours(24)).unwrap(),
     )
     .unwrap();
-    let server = server_config(&server_cert.cert_pem, &server_cert.key_pem, &[ca.cert_pem.clone()], &crl).unwrap();
+    let server =
+        server_config(&server_cert.cert_pem, &server_cert.key_pem, std::slice::from_ref(&ca.cert_pem), &crl).unwrap();
     Setup { _dir: dir, crl, ca, server }
 }
 
@@ -133,6 +134,38 @@ fn the_server_chooses_aes_128_gcm() {
         server.negotiated_cipher_suite().map(|c| c.suite()),
         Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
     );
+}
+
+/// A TLS 1.2 client proves its key with the 1.2 signature; its certificate is checked the
+/// same way (and kept, then refused once revoked).
+#[test]
+fn a_tls_1_2_client_is_verified_too() {
+    let s = setup();
+    let issued = practice(&s.ca, "1-2098123400");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from_pem_slice(s.ca.cert_pem.as_bytes()).unwrap()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
+    let chain = vec![rustls::pki_types::CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap()];
+    let client = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    );
+    for _ in 0..2 {
+        let server = completed(s.server.clone(), client.clone()).expect("handshake");
+        assert_eq!(server.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+        assert!(server.peer_certificates().is_some_and(|c| !c.is_empty()));
+    }
+    let revoked = [Revoked { serial_hex: issued.serial_hex.clone(), revoked_at: Timestamp::now() }];
+    let pem =
+        create_crl(&s.ca, &revoked, 2, Timestamp::now(), Timestamp::now() + SignedDuration::from_hours(24)).unwrap();
+    let tmp = s.crl.with_extension("tmp");
+    std::fs::write(&tmp, pem).unwrap();
+    std::fs::rename(&tmp, &s.crl).unwrap();
+    assert!(completed(s.server.clone(), client).is_err());
 }
 
 #[test]
