@@ -22,7 +22,10 @@
 //!   above gets them in memory), so these are lower bounds of a real view's cost;
 //!   `start_page_view_s` (with the overview) and `statistics_view_s` are the first view
 //!   through the server's `office_views::OfficeViews`, `start_page_again_s` and
-//!   `statistics_again_s` a second view of the unchanged store;
+//!   `statistics_again_s` a second view of the unchanged store; `start_page_after_report_s`
+//!   a view right after a report came through the intake (`start_page_after_report_kept`:
+//!   it was the kept one, while a newer one was computed in the background;
+//!   `start_page_refreshed_current`: the view after that is of the store with the report);
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
 
@@ -184,6 +187,34 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         }
         *slot = t.elapsed().as_secs_f64();
     }
+    // a report arrives through the intake, as a practice's would: the next view is the kept
+    // one (only an arrival since) while a newer one is computed in the background
+    let gateway = oegd_service::Gateway::new(store.clone(), std::sync::Arc::new(oegd_domain::SystemClock)).await?;
+    let card = oegd_fhir::build_card(&oegd_fhir::CardInput {
+        practice_name: "Skalierungs-Praxis".into(),
+        practitioner_given: "Erika".into(),
+        practitioner_family: "Skala".into(),
+        practitioner_lanr: Some("123456601".into()),
+        patient_given: "Mia".into(),
+        patient_family: "Skala".into(),
+        patient_birth_name: None,
+        birth_date: as_of.checked_sub(Span::new().days(200))?,
+        kvnr: None,
+        checkup: Checkup::U5,
+        exam_date: as_of.checked_sub(Span::new().days(10))?,
+        timestamp: now,
+        card_uuid: uuid::Uuid::new_v4(),
+    });
+    let sender = oegd_domain::TelematikId::parse("1-2098123400")?;
+    gateway.import_card(&sender, now, oegd_fhir::MediaType::Json, &serde_json::to_vec(&card)?).await?;
+    let t = Instant::now();
+    let during = views.start_page(&store, &shared_profile, noon).await?;
+    let start_page_after_report_s = t.elapsed().as_secs_f64();
+    let after_report_kept = during.version < store.data_version().await?;
+    // past MAX_STALENESS: waits for the background computation (not timed)
+    let later = noon.checked_add(oegd_service::office_views::MAX_STALENESS + jiff::SignedDuration::from_secs(1))?;
+    let refreshed = views.start_page(&store, &shared_profile, later).await?;
+    let refreshed_current = refreshed.version == store.data_version().await?;
     // fingerprints of the engine's output (not timed), to compare builds: the whole
     // evaluation as JSON, and the actions in recording order
     let evaluation_sha256 = {
@@ -254,6 +285,9 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "start_page_again_s": view_s[1],
         "statistics_view_s": view_s[2],
         "statistics_again_s": view_s[3],
+        "start_page_after_report_s": start_page_after_report_s,
+        "start_page_after_report_kept": after_report_kept,
+        "start_page_refreshed_current": refreshed_current,
         "start_page_due": due.values().sum::<usize>(),
         "statistics_s": statistics_s,
         "statistics_districts": figures.participation_by_checkup.len(),
