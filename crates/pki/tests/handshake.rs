@@ -93,6 +93,16 @@ fn setup() -> Setup {
     Setup { _dir: dir, crl, ca, server }
 }
 
+/// Puts `issued` on a new CRL, replacing the file atomically as `cert revoke` does.
+fn revoke(s: &Setup, issued: &Issued) {
+    let revoked = [Revoked { serial_hex: issued.serial_hex.clone(), revoked_at: Timestamp::now() }];
+    let pem =
+        create_crl(&s.ca, &revoked, 2, Timestamp::now(), Timestamp::now() + SignedDuration::from_hours(24)).unwrap();
+    let tmp = s.crl.with_extension("tmp");
+    std::fs::write(&tmp, pem).unwrap();
+    std::fs::rename(&tmp, &s.crl).unwrap();
+}
+
 #[test]
 fn a_practice_certificate_proves_its_identity() {
     let s = setup();
@@ -159,12 +169,7 @@ fn a_tls_1_2_client_is_verified_too() {
         assert_eq!(server.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
         assert!(server.peer_certificates().is_some_and(|c| !c.is_empty()));
     }
-    let revoked = [Revoked { serial_hex: issued.serial_hex.clone(), revoked_at: Timestamp::now() }];
-    let pem =
-        create_crl(&s.ca, &revoked, 2, Timestamp::now(), Timestamp::now() + SignedDuration::from_hours(24)).unwrap();
-    let tmp = s.crl.with_extension("tmp");
-    std::fs::write(&tmp, pem).unwrap();
-    std::fs::rename(&tmp, &s.crl).unwrap();
+    revoke(&s, &issued);
     assert!(completed(s.server.clone(), client).is_err());
 }
 
@@ -189,12 +194,7 @@ fn revocation_takes_effect_without_a_new_configuration() {
     let other = client_config(&s.ca.cert_pem, Some((&keep.cert_pem, &keep.key_pem))).unwrap();
     assert!(handshake(s.server.clone(), client.clone()).is_ok());
 
-    let revoked = [Revoked { serial_hex: issued.serial_hex.clone(), revoked_at: Timestamp::now() }];
-    let pem =
-        create_crl(&s.ca, &revoked, 2, Timestamp::now(), Timestamp::now() + SignedDuration::from_hours(24)).unwrap();
-    let tmp = s.crl.with_extension("tmp");
-    std::fs::write(&tmp, pem).unwrap();
-    std::fs::rename(&tmp, &s.crl).unwrap();
+    revoke(&s, &issued);
 
     let err = handshake(s.server.clone(), client).unwrap_err();
     assert!(err.contains("server"), "{err}");

@@ -40,14 +40,18 @@ async fn due_as_the_run_records<S: Store>(store: &S, profile: &Profile, day: Dat
     due
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn views_are_kept_while_the_store_is_unchanged_and_shared_by_viewers_at_once() {
+/// The small programme fixture taken in (its directory lives as long as the first value).
+async fn fixture() -> (tempfile::TempDir, oegd_service::Gateway<oegd_store_any::AnyStore>) {
     let tmp = tempfile::tempdir().unwrap();
     let gateway = small_fixture_gateway(tmp.path(), NOW, Arc::new(SystemClock)).await;
+    (tmp, gateway)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_are_kept_while_the_store_is_unchanged_and_shared_by_viewers_at_once() {
+    let (_tmp, gateway) = fixture().await;
     let store = gateway.store();
-    let profile = Arc::new(Profile::mv());
-    let day = date(2025, 6, 30);
-    let views = OfficeViews::default();
+    let (profile, day, views) = (Arc::new(Profile::mv()), date(2025, 6, 30), OfficeViews::default());
 
     // two viewers at once: one computation
     let (a, b) =
@@ -124,12 +128,9 @@ async fn next_kept(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_stays_on_show_for_a_while_when_reports_arrive_but_not_after_other_changes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let gateway = small_fixture_gateway(tmp.path(), NOW, Arc::new(SystemClock)).await;
+    let (_tmp, gateway) = fixture().await;
     let store = gateway.store();
-    let profile = Arc::new(Profile::mv());
-    let day = date(2025, 6, 30);
-    let views = OfficeViews::default();
+    let (profile, day, views) = (Arc::new(Profile::mv()), date(2025, 6, 30), OfficeViews::default());
     let first = views.start_page(store, &profile, noon(day)).await.unwrap();
     let reports_before = first.value.overview.reports_total;
 
