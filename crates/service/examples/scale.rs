@@ -190,7 +190,7 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     // a report arrives through the intake, as a practice's would: the next view is the kept
     // one (only an arrival since) while a newer one is computed in the background
     let gateway = oegd_service::Gateway::new(store.clone(), std::sync::Arc::new(oegd_domain::SystemClock)).await?;
-    let card = oegd_fhir::build_card(&oegd_fhir::CardInput {
+    let card = oegd_service::webform::card_bytes(&oegd_fhir::CardInput {
         practice_name: "Skalierungs-Praxis".into(),
         practitioner_given: "Erika".into(),
         practitioner_family: "Skala".into(),
@@ -204,9 +204,9 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         exam_date: as_of.checked_sub(Span::new().days(10))?,
         timestamp: now,
         card_uuid: uuid::Uuid::new_v4(),
-    });
+    })?;
     let sender = oegd_domain::TelematikId::parse("1-2098123400")?;
-    gateway.import_card(&sender, now, oegd_fhir::MediaType::Json, &serde_json::to_vec(&card)?).await?;
+    gateway.import_card(&sender, now, oegd_fhir::MediaType::Json, &card).await?;
     let t = Instant::now();
     let during = views.start_page(&store, &shared_profile, noon).await?;
     let start_page_after_report_s = t.elapsed().as_secs_f64();
