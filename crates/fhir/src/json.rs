@@ -27,6 +27,12 @@ enum Fail {
 
 struct Ctx<'de> {
     path: RefCell<Vec<PSeg<'de>>>,
+    /// The children of every object being read, innermost last: an object takes its own off
+    /// the top when it ends, into a vector of the exact size (one allocation per object).
+    children: RefCell<Vec<Child<'de>>>,
+    /// The keys seen so far in every object being read, innermost last, for the duplicate
+    /// check.
+    keys: RefCell<Vec<Cow<'de, str>>>,
     depth: Cell<usize>,
     fail: RefCell<Option<Fail>>,
     issues: RefCell<Vec<Issue>>,
@@ -77,10 +83,18 @@ enum JVal<'de> {
     Null,
     Prim(Prim<'de>),
     Obj(Element<'de>),
-    Arr(Vec<Element<'de>>),
+    /// An array of this many items; they are already the parent's children (see
+    /// [`ValSeed::key`]).
+    Arr(usize),
 }
 
-struct ValSeed<'c, 'de>(&'c Ctx<'de>);
+struct ValSeed<'c, 'de> {
+    ctx: &'c Ctx<'de>,
+    /// The key of the member this value belongs to: an array's items become children of
+    /// that name as they are read. `None` for the body itself and inside arrays (nested
+    /// arrays are refused anyway), where the items are read and dropped.
+    key: Option<Cow<'de, str>>,
+}
 
 impl<'de> DeserializeSeed<'de> for ValSeed<'_, 'de> {
     type Value = JVal<'de>;
@@ -125,12 +139,12 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.0;
+        let ctx = self.ctx;
         ctx.enter()?;
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+        let mut items = 0;
         loop {
-            ctx.path.borrow_mut().push(PSeg::Idx(items.len()));
-            let Some(v) = seq.next_element_seed(ValSeed(ctx))? else {
+            ctx.path.borrow_mut().push(PSeg::Idx(items));
+            let Some(v) = seq.next_element_seed(ValSeed { ctx, key: None })? else {
                 ctx.path.borrow_mut().pop();
                 break;
             };
@@ -148,7 +162,10 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
                     Element::default()
                 }
             };
-            items.push(el);
+            if let Some(name) = &self.key {
+                ctx.children.borrow_mut().push(Child { name: name.clone(), shape: Shape::Array, el });
+            }
+            items += 1;
             ctx.path.borrow_mut().pop();
         }
         ctx.leave();
@@ -156,21 +173,23 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.0;
+        let ctx = self.ctx;
         ctx.enter()?;
         let mut el = Element::default();
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
-        let mut seen_set: Option<HashSet<Cow<'de, str>>> = None;
+        let first_child = ctx.children.borrow().len();
+        let first_key = ctx.keys.borrow().len();
+        let mut key_set: Option<HashSet<Cow<'de, str>>> = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             // Linear scan for the usual small objects; a set once an object grows large, so
             // a hostile body with many keys cannot make this quadratic.
-            let dup = match &mut seen_set {
+            let dup = match &mut key_set {
                 Some(set) => !set.insert(key.clone()),
                 None => {
-                    let dup = seen.contains(&key);
-                    seen.push(key.clone());
-                    if seen.len() > 32 {
-                        seen_set = Some(seen.drain(..).collect());
+                    let mut keys = ctx.keys.borrow_mut();
+                    let dup = keys[first_key..].contains(&key);
+                    keys.push(key.clone());
+                    if keys.len() - first_key > 32 {
+                        key_set = Some(keys.drain(first_key..).collect());
                     }
                     dup
                 }
@@ -181,7 +200,9 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
                 *ctx.fail.borrow_mut() = Some(Fail::Duplicate(key.to_string()));
                 return Err(de::Error::custom("duplicate key"));
             }
-            let v = map.next_value_seed(ValSeed(ctx))?;
+            let is_resource_type = key == "resourceType";
+            let items_key = (!is_resource_type).then(|| key.clone());
+            let v = map.next_value_seed(ValSeed { ctx, key: items_key })?;
             let done = key.clone();
             match v {
                 JVal::Null => ctx.issue(
@@ -189,38 +210,35 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
                     "null ist in FHIR JSON nicht erlaubt; das Element ist wegzulassen. / \
                      null is not allowed in FHIR JSON; omit the element.",
                 ),
-                JVal::Prim(p) if key == "resourceType" => match p {
+                JVal::Prim(p) if is_resource_type => match p {
                     Prim::Str(s) => el.resource_type = Some(s),
                     Prim::Other => ctx.issue(
                         "structure",
                         "resourceType muss eine Zeichenkette sein. / resourceType must be a string.",
                     ),
                 },
-                JVal::Prim(p) => el.children.push(Child {
+                JVal::Prim(p) => ctx.children.borrow_mut().push(Child {
                     name: key,
                     shape: Shape::Single,
                     el: Element { value: Some(p), ..Element::default() },
                 }),
-                JVal::Obj(_) | JVal::Arr(_) if key == "resourceType" => {
+                JVal::Obj(_) | JVal::Arr(_) if is_resource_type => {
                     ctx.issue("structure", "resourceType muss eine Zeichenkette sein. / resourceType must be a string.")
                 }
-                JVal::Obj(child) => el.children.push(Child { name: key, shape: Shape::Single, el: child }),
-                JVal::Arr(items) => {
-                    if items.is_empty() {
-                        ctx.issue(
-                            "structure",
-                            "Leere Arrays sind in FHIR JSON nicht erlaubt. / Empty arrays are not allowed in FHIR JSON.",
-                        );
-                    }
-                    el.children.reserve(items.len());
-                    for item in items {
-                        el.children.push(Child { name: key.clone(), shape: Shape::Array, el: item });
-                    }
+                JVal::Obj(child) => {
+                    ctx.children.borrow_mut().push(Child { name: key, shape: Shape::Single, el: child })
                 }
+                JVal::Arr(0) => ctx.issue(
+                    "structure",
+                    "Leere Arrays sind in FHIR JSON nicht erlaubt. / Empty arrays are not allowed in FHIR JSON.",
+                ),
+                JVal::Arr(_) => {}
             }
             ctx.path.borrow_mut().pop();
             *ctx.after.borrow_mut() = Some(done);
         }
+        el.children = ctx.children.borrow_mut().drain(first_child..).collect();
+        ctx.keys.borrow_mut().truncate(first_key);
         ctx.leave();
         Ok(JVal::Obj(el))
     }
@@ -256,13 +274,20 @@ impl<'de> Visitor<'de> for KeySeed {
 pub(crate) fn parse(body: &[u8]) -> Result<(Element<'_>, Vec<Issue>), Vec<Issue>> {
     let ctx = Ctx {
         path: RefCell::new(Vec::with_capacity(16)),
+        children: RefCell::new(Vec::with_capacity(64)),
+        keys: RefCell::new(Vec::with_capacity(64)),
         depth: Cell::new(0),
         fail: RefCell::new(None),
         issues: RefCell::new(Vec::new()),
         after: RefCell::new(None),
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let result = ValSeed(&ctx).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    // One UTF-8 check of the whole body is much cheaper than serde_json's check of every
+    // string on its own; a body that fails it is read byte-wise as before, so that the
+    // error names the place.
+    let result = match std::str::from_utf8(body) {
+        Ok(text) => read_value(&ctx, serde_json::Deserializer::from_str(text)),
+        Err(_) => read_value(&ctx, serde_json::Deserializer::from_slice(body)),
+    };
     let value = match result {
         Ok(v) => v,
         Err(e) => return Err(vec![unreadable(&ctx, &e)]),
@@ -279,6 +304,15 @@ pub(crate) fn parse(body: &[u8]) -> Result<(Element<'_>, Vec<Issue>), Vec<Issue>
             Ok((Element::default(), issues))
         }
     }
+}
+
+fn read_value<'de, R: serde_json::de::Read<'de>>(
+    ctx: &Ctx<'de>,
+    mut de: serde_json::Deserializer<R>,
+) -> Result<JVal<'de>, serde_json::Error> {
+    let value = ValSeed { ctx, key: None }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
 }
 
 fn unreadable(ctx: &Ctx<'_>, e: &serde_json::Error) -> Issue {

@@ -309,6 +309,38 @@ fn nulls_and_empty_arrays_are_invalid() {
 }
 
 #[test]
+fn duplicate_json_keys_are_found_in_any_object_of_any_size() {
+    let duplicate_at = |body: &str| match read_card(MediaType::Json, body.as_bytes()) {
+        Err(CardError::Unreadable(i)) if i[0].diagnostics.contains("doppelt") => i[0].expression.clone(),
+        other => panic!("{body}: {other:?}"),
+    };
+    // The first occurrence was null or an empty array, so it left no element behind.
+    assert_eq!(duplicate_at(r#"{"resourceType":"Bundle","id":null,"id":"a"}"#), "Bundle.id");
+    assert_eq!(duplicate_at(r#"{"resourceType":"Bundle","entry":[],"entry":[{}]}"#), "Bundle.entry");
+    // Inside an array item, after a nested object that used the same key.
+    assert_eq!(
+        duplicate_at(r#"{"resourceType":"Bundle","entry":[{"a":1},{"x":{"a":1},"a":1,"a":2}]}"#),
+        "Bundle.entry[1].a"
+    );
+    // Past the 32 keys after which an object's keys are kept in a set.
+    let many: String = (0..40).map(|i| format!(r#""k{i}":"v","#)).collect();
+    assert_eq!(duplicate_at(&format!(r#"{{"resourceType":"Bundle",{many}"k3":"w"}}"#)), "Bundle.k3");
+    // The same keys in sibling objects are no duplicates.
+    let siblings = format!(r#"{{"resourceType":"Bundle","entry":[{{{many}"z":1}},{{{many}"z":1}}]}}"#);
+    assert!(matches!(read_card(MediaType::Json, siblings.as_bytes()), Err(CardError::Invalid(_))));
+}
+
+#[test]
+fn json_with_invalid_utf8_is_unreadable_at_its_place() {
+    let mut body = serde_json::to_vec(&valid_json()).expect("json");
+    let at = body.windows(6).position(|w| w == b"\"Mira\"").expect("a given name") + 2;
+    body[at] = 0xFF;
+    let Err(CardError::Unreadable(issues)) = read_card(MediaType::Json, &body) else { panic!("unreadable") };
+    assert!(issues[0].expression.starts_with("Bundle.entry[2].resource.name[0].given"), "{issues:?}");
+    assert!(issues[0].diagnostics.contains("Zeile 1, Spalte"), "{issues:?}");
+}
+
+#[test]
 fn doctype_is_refused_even_when_unused() {
     let xml = valid_xml().replacen("<Bundle", "<!DOCTYPE Bundle [ <!ENTITY unused \"x\"> ]>\n<Bundle", 1);
     match read_card(MediaType::Xml, xml.as_bytes()) {
