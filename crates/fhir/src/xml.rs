@@ -49,17 +49,32 @@ struct Frame<'a> {
     /// The type element of a resource (`<Patient>` inside `<resource>`): merged into its
     /// wrapper and left out of locations.
     is_resource: bool,
-    /// Children seen per name (a map: a hostile element may have 100 000 differently
-    /// named children).
-    counts: HashMap<&'a str, usize>,
+    /// Children seen per name: a short list for the few names of a real element, then a
+    /// map (a hostile element may have 100 000 differently named children).
+    few_names: Vec<(&'a str, usize)>,
+    more_names: HashMap<&'a str, usize>,
 }
 
+/// More differently named children than any FHIR element has.
+const FEW_NAMES: usize = 32;
+
 impl<'a> Frame<'a> {
+    fn new(name: &'a str, idx: usize, is_resource: bool) -> Self {
+        let el = Element::default();
+        Frame { name, idx, el, is_resource, few_names: Vec::new(), more_names: HashMap::new() }
+    }
+
     fn next_idx(&mut self, name: &'a str) -> usize {
-        let n = self.counts.entry(name).or_insert(0);
-        let idx = *n;
+        let n = if let Some((_, n)) = self.few_names.iter_mut().find(|(seen, _)| *seen == name) {
+            n
+        } else if self.few_names.len() < FEW_NAMES {
+            self.few_names.push((name, 1));
+            return 0;
+        } else {
+            self.more_names.entry(name).or_insert(0)
+        };
         *n += 1;
-        idx
+        *n - 1
     }
 }
 
@@ -286,7 +301,7 @@ impl<'a> Parser<'a> {
             Some(parent) if !is_resource => parent.next_idx(name),
             _ => 0,
         };
-        self.stack.push(Frame { name, idx, el: Element::default(), is_resource, counts: HashMap::new() });
+        self.stack.push(Frame::new(name, idx, is_resource));
         let is_root = self.stack.len() == 1;
         let mut xmlns_ok = !is_root;
         // No FHIR element has more than a few attributes. The cap was first a guard against
