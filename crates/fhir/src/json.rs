@@ -23,7 +23,13 @@ enum PSeg<'de> {
 enum Fail {
     Duplicate(String),
     TooDeep,
+    LongKey,
 }
+
+/// Longest key read, in bytes. FHIR's element names are far shorter; the limit keeps a key
+/// that had to be unescaped (and so is copied for every item of its array) from making a
+/// body of a megabyte allocate gigabytes.
+const MAX_KEY_BYTES: usize = 128;
 
 struct Ctx<'de> {
     path: RefCell<Vec<PSeg<'de>>>,
@@ -83,16 +89,17 @@ enum JVal<'de> {
     Null,
     Prim(Prim<'de>),
     Obj(Element<'de>),
-    /// An array of this many items; they are already the parent's children (see
-    /// [`ValSeed::key`]).
+    /// An array of this many items; they are already the parent's children when it had a
+    /// key to give them (see [`ValSeed::key`]).
     Arr(usize),
 }
 
 struct ValSeed<'c, 'de> {
     ctx: &'c Ctx<'de>,
     /// The key of the member this value belongs to: an array's items become children of
-    /// that name as they are read. `None` for the body itself and inside arrays (nested
-    /// arrays are refused anyway), where the items are read and dropped.
+    /// that name as they are read. `None` for the body itself, for `resourceType` and inside
+    /// arrays (a nested array makes the card invalid anyway), where the items are read and
+    /// dropped.
     key: Option<Cow<'de, str>>,
 }
 
@@ -186,7 +193,7 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
                 Some(set) => !set.insert(key.clone()),
                 None => {
                     let mut keys = ctx.keys.borrow_mut();
-                    let dup = keys[first_key..].contains(&key);
+                    let dup = keys.iter().skip(first_key).any(|seen| *seen == key);
                     keys.push(key.clone());
                     if keys.len() - first_key > 32 {
                         key_set = Some(keys.drain(first_key..).collect());
@@ -194,6 +201,10 @@ impl<'de> Visitor<'de> for ValSeed<'_, 'de> {
                     dup
                 }
             };
+            if key.len() > MAX_KEY_BYTES {
+                *ctx.fail.borrow_mut() = Some(Fail::LongKey);
+                return Err(de::Error::custom("key too long"));
+            }
             ctx.path.borrow_mut().push(PSeg::Key(key.clone()));
             ctx.after.borrow_mut().take();
             if dup {
@@ -325,6 +336,15 @@ fn unreadable(ctx: &Ctx<'_>, e: &serde_json::Error) -> Issue {
             format!(
                 "Der Schlüssel „{key}“ kommt doppelt vor (Zeile {line}, Spalte {col}); FHIR verbietet doppelte Schlüssel. / \
                  Duplicate key \"{key}\" at line {line}, column {col}; FHIR forbids duplicate keys."
+            ),
+        ),
+        Some(Fail::LongKey) => Issue::fatal(
+            "too-costly",
+            expression,
+            format!(
+                "Ein Schlüssel ist länger als {MAX_KEY_BYTES} Bytes (Zeile {line}, Spalte {col}); \
+                 FHIR kennt keine so langen Elementnamen. / \
+                 A key longer than {MAX_KEY_BYTES} bytes at line {line}, column {col}; no FHIR element name is that long."
             ),
         ),
         Some(Fail::TooDeep) => Issue::fatal(

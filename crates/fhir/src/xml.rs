@@ -55,7 +55,7 @@ struct Frame<'a> {
     more_names: HashMap<&'a str, usize>,
 }
 
-/// More differently named children than any FHIR element has.
+/// More differently named children than any element of a participation card has.
 const FEW_NAMES: usize = 32;
 
 impl<'a> Frame<'a> {

@@ -325,6 +325,14 @@ fn duplicate_json_keys_are_found_in_any_object_of_any_size() {
     // Past the 32 keys after which an object's keys are kept in a set.
     let many: String = (0..40).map(|i| format!(r#""k{i}":"v","#)).collect();
     assert_eq!(duplicate_at(&format!(r#"{{"resourceType":"Bundle",{many}"k3":"w"}}"#)), "Bundle.k3");
+    // In an object still scanning its list, after a child object that used the set.
+    assert_eq!(duplicate_at(&format!(r#"{{"resourceType":"Bundle","a":1,"x":{{{many}"z":1}},"a":2}}"#)), "Bundle.a");
+    // In an object using the set, after a small child object.
+    assert_eq!(duplicate_at(&format!(r#"{{"resourceType":"Bundle",{many}"x":{{"a":1}},"k0":2}}"#)), "Bundle.k0");
+    // A key too long for any FHIR name is refused before it is copied for its array's items.
+    let long = format!(r#"{{"resourceType":"Bundle","\u006b{}":[1,2]}}"#, "k".repeat(200));
+    let Err(CardError::Unreadable(i)) = read_card(MediaType::Json, long.as_bytes()) else { panic!("unreadable") };
+    assert_eq!(i[0].code, "too-costly", "{i:?}");
     // The same keys in sibling objects are no duplicates.
     let siblings = format!(r#"{{"resourceType":"Bundle","entry":[{{{many}"z":1}},{{{many}"z":1}}]}}"#);
     assert!(matches!(read_card(MediaType::Json, siblings.as_bytes()), Err(CardError::Invalid(_))));

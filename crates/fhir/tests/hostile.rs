@@ -47,6 +47,14 @@ fn big_hostile_bodies_are_refused_in_linear_time() {
     let json = MediaType::Json;
     let xml = MediaType::Xml;
     refused("JSON 500 000 nested arrays", json, &[vec![b'['; 500_000], vec![b']'; 500_000]].concat());
+    // A key that must be unescaped is a copy of its own; once per item of its array it
+    // would be half a megabyte times 250 000.
+    let long_key = format!("\\u006b{}", "k".repeat(MIB / 2));
+    refused(
+        "JSON half-megabyte escaped key of a long array",
+        json,
+        &repeat(&format!("{{\"resourceType\":\"Bundle\",\"{long_key}\":["), |_| "0,".to_owned(), "]}", budget),
+    );
     refused(
         "JSON 100 000 distinct unknown keys",
         json,
