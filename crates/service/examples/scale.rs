@@ -26,6 +26,9 @@
 //!   a view right after a report came through the intake (`start_page_after_report_kept`:
 //!   it was the kept one, while a newer one was computed in the background;
 //!   `start_page_refreshed_current`: the view after that is of the store with the report);
+//! - `child_page_s`: the state office's page of one child (`child::child`), the mean over
+//!   twenty children spread over the register, with the store as above (the register, the
+//!   actions, one report); `child_pages_sha256` identifies the twenty pages across builds;
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
 
@@ -215,6 +218,19 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     let later = noon.checked_add(oegd_service::office_views::MAX_STALENESS + jiff::SignedDuration::from_secs(1))?;
     let refreshed = views.start_page(&store, &shared_profile, later).await?;
     let refreshed_current = refreshed.version == store.data_version().await?;
+    // the state office's page of one child, for twenty children spread over the register;
+    // the pages' SHA-256 (of their Debug form) identifies them across builds
+    let step = (n / 20).max(1);
+    let page_children: Vec<MeldeId> =
+        children.iter().step_by(step).take(20).map(|c| MeldeId::parse(&c.melde_id)).collect::<Result<_, _>>()?;
+    let mut pages = Sha256::new();
+    let t = Instant::now();
+    for id in &page_children {
+        let view = oegd_service::child::child(&store, &profile, id, as_of).await?;
+        pages.update(format!("{view:?}").as_bytes());
+    }
+    let child_page_s = t.elapsed().as_secs_f64() / page_children.len().max(1) as f64;
+    let child_pages_sha256 = hex::encode(pages.finalize());
     // fingerprints of the engine's output (not timed), to compare builds: the whole
     // evaluation as JSON, and the actions in recording order
     let evaluation_sha256 = {
@@ -290,6 +306,8 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "start_page_refreshed_current": refreshed_current,
         "start_page_due": due.values().sum::<usize>(),
         "statistics_s": statistics_s,
+        "child_page_s": child_page_s,
+        "child_pages_sha256": child_pages_sha256,
         "statistics_districts": figures.participation_by_checkup.len(),
         "actions": actions.len(),
         "evaluation_sha256": evaluation_sha256,
