@@ -118,6 +118,9 @@ fn internal(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(e.to_string())
 }
 
+/// The kinds of recorded action the timeline shows (every kind the daily run records).
+const SHOWN_ACTIONS: [&str; 5] = ["invitation", "reminder", "escalation", "all_clear", "deletion"];
+
 fn event_rank(e: &Event) -> u8 {
     match e {
         Event::Registration { .. } => 0,
@@ -136,13 +139,14 @@ pub async fn child<S: Store>(
     melde_id: &MeldeId,
     as_of: Date,
 ) -> Result<ChildView, ServiceError> {
-    let all_rows = register::rows(store).await?;
-    let programme_start = all_rows.iter().map(|r| r.event_date).min();
-    let rows: Vec<_> = all_rows.into_iter().filter(|r| &r.melde_id == melde_id).collect();
+    // only this child's records, by index: the page costs the same in a state of a million
+    // children as in a test's handful
+    let rows = register::rows_of(&store.registry_events_of(melde_id).await?)?;
+    let programme_start = store.first_event_date().await?;
     let (Some(programme_start), false) = (programme_start, rows.is_empty()) else {
         return Err(ServiceError::NotFound("Kind nicht im Melderegister.".into()));
     };
-    let erased = store.erased_children().await?.contains(melde_id);
+    let erased = store.is_erased(melde_id).await?;
     let record = register::latest_records(&rows, None).get(melde_id).map(|r| (*r).clone());
 
     let mut timeline = Vec::new();
@@ -156,16 +160,14 @@ pub async fn child<S: Store>(
     // reports linked to the child, and those in review that name it as a candidate
     let mut assigned = Vec::new();
     let mut in_review = Vec::new();
-    for d in store.link_decisions(None).await? {
-        let linked =
-            matches!(d.state, LinkState::Linked | LinkState::Confirmed) && d.melde_id.as_ref() == Some(melde_id);
-        if d.state == LinkState::Review {
-            let decision: Decision = serde_json::from_str(&d.decision_json).map_err(internal)?;
-            if decision.candidates.iter().any(|c| &c.melde_id == melde_id) {
-                in_review.push(d.report_id.clone());
-            }
+    for d in store.link_decisions(Some(LinkState::Review)).await? {
+        let decision: Decision = serde_json::from_str(&d.decision_json).map_err(internal)?;
+        if decision.candidates.iter().any(|c| &c.melde_id == melde_id) {
+            in_review.push(d.report_id);
         }
-        if !linked {
+    }
+    for d in store.child_link_decisions(melde_id).await? {
+        if !matches!(d.state, LinkState::Linked | LinkState::Confirmed) {
             continue;
         }
         let Some(report) = store.report(&d.report_id).await? else { continue };
@@ -197,7 +199,7 @@ pub async fn child<S: Store>(
         });
     }
 
-    for a in store.actions(None).await?.into_iter().filter(|a| &a.melde_id == melde_id) {
+    for a in store.child_actions(melde_id, &SHOWN_ACTIONS).await? {
         let event = match a.kind.as_str() {
             "reminder" | "invitation" => {
                 let key = ActionKey { kind: a.kind.clone(), melde_id: a.melde_id.clone(), checkup: a.checkup };

@@ -172,6 +172,12 @@ impl Store for AnyStore {
     async fn registry_events(&self) -> StoreResult<Vec<RegistryEventRecord>> {
         delegate!(self.registry_events())
     }
+    async fn registry_events_of(&self, melde_id: &MeldeId) -> StoreResult<Vec<RegistryEventRecord>> {
+        delegate!(self.registry_events_of(melde_id))
+    }
+    async fn first_event_date(&self) -> StoreResult<Option<jiff::civil::Date>> {
+        delegate!(self.first_event_date())
+    }
     async fn record_actions(
         &self,
         actions: &[ProgrammeAction],
@@ -183,6 +189,9 @@ impl Store for AnyStore {
     }
     async fn actions(&self, kind: Option<&str>) -> StoreResult<Vec<ProgrammeAction>> {
         delegate!(self.actions(kind))
+    }
+    async fn child_actions(&self, melde_id: &MeldeId, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
+        delegate!(self.child_actions(melde_id, kinds))
     }
     async fn actions_without_letter(&self, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
         delegate!(self.actions_without_letter(kinds))
@@ -223,6 +232,9 @@ impl Store for AnyStore {
     async fn erased_children(&self) -> StoreResult<Vec<MeldeId>> {
         delegate!(self.erased_children())
     }
+    async fn is_erased(&self, melde_id: &MeldeId) -> StoreResult<bool> {
+        delegate!(self.is_erased(melde_id))
+    }
     async fn save_link_decisions(
         &self,
         decisions: &[LinkDecision],
@@ -244,6 +256,9 @@ impl Store for AnyStore {
     }
     async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
         delegate!(self.link_decisions(state))
+    }
+    async fn child_link_decisions(&self, melde_id: &MeldeId) -> StoreResult<Vec<LinkDecision>> {
+        delegate!(self.child_link_decisions(melde_id))
     }
     async fn remembered_kvnrs(&self) -> StoreResult<Vec<RememberedKvnr>> {
         delegate!(self.remembered_kvnrs())

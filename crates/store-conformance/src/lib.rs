@@ -46,7 +46,8 @@ macro_rules! conformance_tests {
             many_link_decisions_in_one_call,
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
-            link_inputs_version_follows_what_the_linker_compares, data_version_grows_with_every_change
+            link_inputs_version_follows_what_the_linker_compares, data_version_grows_with_every_change,
+            one_childs_records_are_those_of_the_whole_store
         );
     };
     (@each $fixture:ty; $($check:ident),* $(,)?) => {
@@ -714,6 +715,76 @@ pub async fn erased_children<S: Store>(store: S) {
     let r = store.report(&ReportId("r1".into())).await.unwrap().unwrap();
     assert!(r.body.is_empty());
     assert_eq!(r.facts_json, "{}");
+    verified(&store).await;
+}
+
+/// What a child's page reads by index is what reading the whole store and keeping that
+/// child's records gives, in the same order.
+pub async fn one_childs_records_are_those_of_the_whole_store<S: Store>(store: S) {
+    let (k1, k2) = (mid("K1"), mid("K2"));
+    assert_eq!(store.first_event_date().await.unwrap(), None, "empty register");
+    assert!(store.registry_events_of(&k1).await.unwrap().is_empty());
+    assert!(!store.is_erased(&k1).await.unwrap());
+    assert!(store.child_actions(&k1, &["reminder"]).await.unwrap().is_empty());
+    assert!(store.child_link_decisions(&k1).await.unwrap().is_empty());
+
+    // two deliveries naming K1 and K2 on several lines, the earliest event in the second
+    let mut first = delivery("a", 3);
+    first.rows[2].melde_id = k1.clone();
+    first.rows[2].event_date = day("2026-01-05");
+    let mut second = delivery("b", 2);
+    second.rows[1].event_date = day("2025-11-30");
+    for d in [&first, &second] {
+        store.import_delivery(d, &Actor::Operator).await.unwrap();
+    }
+    let all = store.registry_events().await.unwrap();
+    for child in [&k1, &k2, &mid("K3"), &mid("K9")] {
+        let expected: Vec<_> = all.iter().filter(|e| &e.melde_id == child).cloned().collect();
+        assert_eq!(store.registry_events_of(child).await.unwrap(), expected, "{child}");
+    }
+    assert_eq!(store.registry_events_of(&k1).await.unwrap().len(), 3, "delivery, then file order");
+    assert_eq!(store.first_event_date().await.unwrap(), Some(day("2025-11-30")));
+
+    // actions of several kinds and days for both children
+    let at = t("2026-03-01T02:00:00Z");
+    let batch = vec![
+        action("reminder", "K1", Some(Checkup::U6), "2026-03-02"),
+        action("invitation", "K1", Some(Checkup::U6), "2026-03-01"),
+        action("escalation", "K1", Some(Checkup::U6), "2026-03-03"),
+        action("reminder", "K2", Some(Checkup::U6), "2026-03-01"),
+        ProgrammeAction { district: None, ..action("deletion", "K1", None, "2026-03-04") },
+    ];
+    store.record_actions(&batch, day("2026-03-04"), at, &Actor::System).await.unwrap();
+    let kinds = ["invitation", "reminder", "escalation", "all_clear", "deletion"];
+    let actions = store.actions(None).await.unwrap();
+    for child in [&k1, &k2, &mid("K3")] {
+        let expected: Vec<_> = actions.iter().filter(|a| &a.melde_id == child).cloned().collect();
+        assert_eq!(store.child_actions(child, &kinds).await.unwrap(), expected, "{child}: by creation day");
+    }
+    let reminders = store.child_actions(&k1, &["reminder", "deletion"]).await.unwrap();
+    assert_eq!(reminders.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(), ["reminder", "deletion"]);
+
+    // decisions naming K1 as the linked child in every state that carries one
+    with_reports(&store, &["r1", "r2", "r3", "r4", "r5"]).await;
+    let decided = [
+        decision("r4", LinkState::Linked, Some("K1"), 1),
+        decision("r1", LinkState::Confirmed, Some("K1"), 1),
+        decision("r2", LinkState::Linked, Some("K2"), 1),
+        decision("r3", LinkState::Review, None, 1),
+        decision("r5", LinkState::Unlinked, None, 1),
+    ];
+    store.save_link_decisions(&decided, at, &Actor::System).await.unwrap();
+    let decisions = store.link_decisions(None).await.unwrap();
+    for child in [&k1, &k2, &mid("K3")] {
+        let expected: Vec<_> = decisions.iter().filter(|d| d.melde_id.as_ref() == Some(child)).cloned().collect();
+        assert_eq!(store.child_link_decisions(child).await.unwrap(), expected, "{child}: by report id");
+    }
+    assert_eq!(store.child_link_decisions(&k1).await.unwrap().len(), 2);
+
+    let redact = |_: &str| Ok::<_, StoreError>("{}".to_owned());
+    store.erase_child(&k1, &redact, &redact, at, &Actor::System).await.unwrap();
+    assert!(store.is_erased(&k1).await.unwrap());
+    assert!(!store.is_erased(&k2).await.unwrap());
     verified(&store).await;
 }
 

@@ -296,6 +296,16 @@ fn decision_from_row(row: &PgRow) -> StoreResult<LinkDecision> {
     })
 }
 
+fn registry_event_from_row(row: &PgRow) -> StoreResult<RegistryEventRecord> {
+    let line: i64 = row.try_get("line").map_err(map_err)?;
+    Ok(RegistryEventRecord {
+        line: u64::try_from(line).map_err(|_| corrupt("line"))?,
+        melde_id: MeldeId::parse(&text(row, "melde_id")?).map_err(|_| corrupt("melde_id"))?,
+        event_date: text(row, "event_date")?.parse().map_err(|_| corrupt("event_date"))?,
+        row_json: text(row, "row_json")?,
+    })
+}
+
 fn action_from_row(row: &PgRow) -> StoreResult<ProgrammeAction> {
     let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
     let checkup = text(row, "checkup")?;
@@ -700,18 +710,27 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                let corrupt = |what: &str| StoreError::Internal(format!("registry_events: invalid {what}"));
-                let line: i64 = row.try_get("line").map_err(map_err)?;
-                Ok(RegistryEventRecord {
-                    line: u64::try_from(line).map_err(|_| corrupt("line"))?,
-                    melde_id: MeldeId::parse(&text(row, "melde_id")?).map_err(|_| corrupt("melde_id"))?,
-                    event_date: text(row, "event_date")?.parse().map_err(|_| corrupt("event_date"))?,
-                    row_json: text(row, "row_json")?,
-                })
-            })
-            .collect()
+        rows.iter().map(registry_event_from_row).collect()
+    }
+
+    async fn registry_events_of(&self, melde_id: &MeldeId) -> StoreResult<Vec<RegistryEventRecord>> {
+        let rows = sqlx::query(
+            "SELECT line, melde_id, event_date, row_json FROM registry_events WHERE melde_id = $1
+             ORDER BY delivery, line",
+        )
+        .bind(melde_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(registry_event_from_row).collect()
+    }
+
+    async fn first_event_date(&self) -> StoreResult<Option<jiff::civil::Date>> {
+        let first: Option<String> = sqlx::query_scalar("SELECT MIN(event_date) FROM registry_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        first.map(|d| d.parse().map_err(|_| corrupt("event_date"))).transpose()
     }
 
     async fn record_actions(
@@ -787,6 +806,20 @@ impl Store for PgStore {
              WHERE ($1::text IS NULL OR kind = $1) ORDER BY created, kind, melde_id, checkup",
         )
         .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn child_actions(&self, melde_id: &MeldeId, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
+        let rows = sqlx::query(
+            "SELECT kind, melde_id, checkup, created, district, payload FROM programme_actions
+             WHERE kind = ANY($1::text[]) AND melde_id = $2
+             ORDER BY created, kind, melde_id, checkup",
+        )
+        .bind(kinds)
+        .bind(melde_id.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
@@ -995,6 +1028,14 @@ impl Store for PgStore {
         ids.iter().map(|m| MeldeId::parse(m).map_err(|_| corrupt("melde_id"))).collect()
     }
 
+    async fn is_erased(&self, melde_id: &MeldeId) -> StoreResult<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erased_children WHERE melde_id = $1)")
+            .bind(melde_id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
     async fn save_link_decisions(
         &self,
         decisions: &[LinkDecision],
@@ -1130,6 +1171,15 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn child_link_decisions(&self, melde_id: &MeldeId) -> StoreResult<Vec<LinkDecision>> {
+        let rows = sqlx::query("SELECT * FROM link_decisions WHERE melde_id = $1 ORDER BY report_id")
+            .bind(melde_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
     }
 

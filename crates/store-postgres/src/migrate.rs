@@ -14,10 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "programme", include_str!("../migrations/0003_programme.sql")),
     (4, "accounts", include_str!("../migrations/0004_accounts.sql")),
     (5, "link_inputs", include_str!("../migrations/0005_link_inputs.sql")),
+    (6, "child_lookups", include_str!("../migrations/0006_child_lookups.sql")),
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Key of the advisory lock held while migrating ("oegd" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f65_6764;

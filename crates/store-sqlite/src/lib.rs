@@ -329,6 +329,18 @@ fn decision_from_row(row: &SqliteRow) -> StoreResult<LinkDecision> {
     })
 }
 
+fn registry_event_from_row(row: &SqliteRow) -> StoreResult<RegistryEventRecord> {
+    let line: i64 = row.try_get("line").map_err(map_err)?;
+    let melde_id: String = row.try_get("melde_id").map_err(map_err)?;
+    let event_date: String = row.try_get("event_date").map_err(map_err)?;
+    Ok(RegistryEventRecord {
+        line: u64::try_from(line).map_err(|_| corrupt("line"))?,
+        melde_id: MeldeId::parse(&melde_id).map_err(|_| corrupt("melde_id"))?,
+        event_date: event_date.parse().map_err(|_| corrupt("event_date"))?,
+        row_json: row.try_get("row_json").map_err(map_err)?,
+    })
+}
+
 fn action_from_row(row: &SqliteRow) -> StoreResult<ProgrammeAction> {
     let corrupt = |what: &str| StoreError::Internal(format!("programme_actions: invalid {what}"));
     let text = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
@@ -675,20 +687,27 @@ impl Store for SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                let corrupt = |what: &str| StoreError::Internal(format!("registry_events: invalid {what}"));
-                let line: i64 = row.try_get("line").map_err(map_err)?;
-                let melde_id: String = row.try_get("melde_id").map_err(map_err)?;
-                let event_date: String = row.try_get("event_date").map_err(map_err)?;
-                Ok(RegistryEventRecord {
-                    line: u64::try_from(line).map_err(|_| corrupt("line"))?,
-                    melde_id: MeldeId::parse(&melde_id).map_err(|_| corrupt("melde_id"))?,
-                    event_date: event_date.parse().map_err(|_| corrupt("event_date"))?,
-                    row_json: row.try_get("row_json").map_err(map_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(registry_event_from_row).collect()
+    }
+
+    async fn registry_events_of(&self, melde_id: &MeldeId) -> StoreResult<Vec<RegistryEventRecord>> {
+        let rows = sqlx::query(
+            "SELECT line, melde_id, event_date, row_json FROM registry_events WHERE melde_id = ?
+             ORDER BY delivery, line",
+        )
+        .bind(melde_id.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(registry_event_from_row).collect()
+    }
+
+    async fn first_event_date(&self) -> StoreResult<Option<jiff::civil::Date>> {
+        let first: Option<String> = sqlx::query_scalar("SELECT MIN(event_date) FROM registry_events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        first.map(|d| d.parse().map_err(|_| corrupt("event_date"))).transpose()
     }
 
     async fn record_actions(
@@ -742,6 +761,21 @@ impl Store for SqliteStore {
              WHERE (?1 IS NULL OR kind = ?1) ORDER BY created, kind, melde_id, checkup",
         )
         .bind(kind)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn child_actions(&self, melde_id: &MeldeId, kinds: &[&str]) -> StoreResult<Vec<ProgrammeAction>> {
+        let kinds = serde_json::to_string(kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT kind, melde_id, checkup, created, district, payload FROM programme_actions
+             WHERE kind IN (SELECT value FROM json_each(?1)) AND melde_id = ?2
+             ORDER BY created, kind, melde_id, checkup",
+        )
+        .bind(kinds)
+        .bind(melde_id.as_str())
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
@@ -943,6 +977,14 @@ impl Store for SqliteStore {
         ids.iter().map(|m| MeldeId::parse(m).map_err(|_| corrupt("melde_id"))).collect()
     }
 
+    async fn is_erased(&self, melde_id: &MeldeId) -> StoreResult<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erased_children WHERE melde_id = ?)")
+            .bind(melde_id.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)
+    }
+
     async fn save_link_decisions(
         &self,
         decisions: &[LinkDecision],
@@ -1069,6 +1111,15 @@ impl Store for SqliteStore {
     async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
         let rows = sqlx::query("SELECT * FROM link_decisions WHERE (?1 IS NULL OR state = ?1) ORDER BY report_id")
             .bind(state.map(LinkState::as_str))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn child_link_decisions(&self, melde_id: &MeldeId) -> StoreResult<Vec<LinkDecision>> {
+        let rows = sqlx::query("SELECT * FROM link_decisions WHERE melde_id = ? ORDER BY report_id")
+            .bind(melde_id.as_str())
             .fetch_all(&self.reader)
             .await
             .map_err(map_err)?;

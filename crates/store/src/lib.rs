@@ -89,6 +89,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn deliveries(&self) -> impl Future<Output = StoreResult<Vec<DeliverySummary>>> + Send;
     /// Every registration event, in delivery order and, within a delivery, file order.
     fn registry_events(&self) -> impl Future<Output = StoreResult<Vec<RegistryEventRecord>>> + Send;
+    /// One child's registration events, in the same order (by index: a child's page).
+    fn registry_events_of(
+        &self,
+        melde_id: &oegd_domain::MeldeId,
+    ) -> impl Future<Output = StoreResult<Vec<RegistryEventRecord>>> + Send;
+    /// The date of the register's earliest event (the programme's first day); `None` while
+    /// the register is empty.
+    fn first_event_date(&self) -> impl Future<Output = StoreResult<Option<jiff::civil::Date>>> + Send;
 
     // --- programme -----------------------------------------------------------------------
     /// Records the actions of a daily run; those already recorded are left as they are.
@@ -102,6 +110,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<usize>> + Send;
     /// Recorded actions, optionally of one kind, by creation day.
     fn actions(&self, kind: Option<&str>) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
+    /// One child's recorded actions of these kinds, by creation day. The kinds are asked for
+    /// because the key starts with the kind: each kind is one look-up in it, no scan.
+    fn child_actions(
+        &self,
+        melde_id: &oegd_domain::MeldeId,
+        kinds: &[&str],
+    ) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
 
     /// Actions of these kinds that have no letter stored yet.
     fn actions_without_letter(&self, kinds: &[&str]) -> impl Future<Output = StoreResult<Vec<ProgrammeAction>>> + Send;
@@ -145,6 +160,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         actor: &Actor,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     fn erased_children(&self) -> impl Future<Output = StoreResult<Vec<oegd_domain::MeldeId>>> + Send;
+    fn is_erased(&self, melde_id: &oegd_domain::MeldeId) -> impl Future<Output = StoreResult<bool>> + Send;
 
     // --- linking -------------------------------------------------------------------------
     /// Stores the linker's decisions. A decision with `version == 1` is written only if the
@@ -170,6 +186,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn link_decision(&self, report: &ReportId) -> impl Future<Output = StoreResult<Option<LinkDecision>>> + Send;
     /// All decisions, optionally of one state, by report id.
     fn link_decisions(&self, state: Option<LinkState>) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
+    /// The decisions that name this child as the one a report is linked to (whatever their
+    /// state), by report id.
+    fn child_link_decisions(
+        &self,
+        melde_id: &oegd_domain::MeldeId,
+    ) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
     fn remembered_kvnrs(&self) -> impl Future<Output = StoreResult<Vec<RememberedKvnr>>> + Send;
     /// A number that changes with everything the linker compares reports against: a register
     /// delivery, a KVNR remembered or forgotten, an erased child. One cheap read; a linker
