@@ -1,7 +1,7 @@
 //! The programme at scale, with generated data: register import, linking, the daily run and
 //! letter rendering for N children, so the growth of cost with size is visible.
 //!
-//! `cargo run --release -p oegd-service --example scale -- CHILDREN [LINK_SAMPLE] [LETTERS]`
+//! `cargo run --release -p oegd-service --example scale -- CHILDREN [LINK_SAMPLE] [LETTERS] [SEARCH_REPORTS]`
 //! prints one JSON object. What each figure covers:
 //! - `register_import_s`: reading a Meldedaten CSV of CHILDREN birth events and storing it
 //!   durably (one SQLite transaction) through `registry::import_registry`;
@@ -29,6 +29,10 @@
 //! - `child_page_s`: the state office's page of one child (`child::child`), the mean over
 //!   twenty children spread over the register, with the store as above (the register, the
 //!   actions, one report); `child_pages_sha256` identifies the twenty pages across builds;
+//! - `search`: with SEARCH_REPORTS > 0 (default 0), that many cards of the register's children
+//!   are stored through the intake (not timed), then the state office's report search
+//!   (`office::search_reports`) is timed by a family name, a birth date, a week of receipt
+//!   and without criteria (`search_*_s`, with the rows found and a SHA-256 of them without their random ids);
 //! - `letters_per_s`: typesetting LETTERS reminder letters from the run's actions on every
 //!   core.
 
@@ -61,14 +65,27 @@ impl std::io::Write for HashWriter {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().ok_or("usage: scale CHILDREN [LINK_SAMPLE] [LETTERS]")?.parse()?;
+    let n: usize = args.next().ok_or("usage: scale CHILDREN [LINK_SAMPLE] [LETTERS] [SEARCH_REPORTS]")?.parse()?;
     let sample: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20_000);
     let letter_count: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let search_reports: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(n, sample, letter_count, threads))
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(
+        n,
+        sample,
+        letter_count,
+        search_reports,
+        threads,
+    ))
 }
 
-async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    n: usize,
+    sample: usize,
+    letter_count: usize,
+    search_reports: usize,
+    threads: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let now = oegd_domain::Clock::now(&oegd_domain::SystemClock);
     let tmp = std::env::temp_dir().join(format!("oegd-scale-{}-{}", n, std::process::id()));
     let dir = DataDir::new(&tmp);
@@ -231,6 +248,92 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
     }
     let child_page_s = t.elapsed().as_secs_f64() / page_children.len().max(1) as f64;
     let child_pages_sha256 = hex::encode(pages.finalize());
+    // the state office's report search over SEARCH_REPORTS reports of the register's
+    // children, stored through the intake from 64 tasks (not timed): by a family name, by a
+    // birth date, by a week of receipt, and everything (the page without criteria)
+    let mut search_s = serde_json::Map::new();
+    if search_reports > 0 {
+        let gateway = std::sync::Arc::new(gateway);
+        let shared_children = std::sync::Arc::new(children.clone());
+        let per_task = search_reports.div_ceil(64);
+        let mut tasks = Vec::new();
+        for task in 0..64 {
+            let (gateway, children, sender) =
+                (std::sync::Arc::clone(&gateway), std::sync::Arc::clone(&shared_children), sender.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in (task * per_task)..((task + 1) * per_task).min(search_reports) {
+                    let c = &children[i % children.len()];
+                    let checkup = checkups[(i / children.len()) % checkups.len()];
+                    let Some(w) = oegd_programme::window(checkup, c.birth) else { continue };
+                    let exam_date = w.regular_start.min(as_of);
+                    let card = oegd_service::webform::card_bytes(&oegd_fhir::CardInput {
+                        practice_name: "Skalierungs-Praxis".into(),
+                        practitioner_given: "Erika".into(),
+                        practitioner_family: "Skala".into(),
+                        practitioner_lanr: Some("123456601".into()),
+                        patient_given: c.given.clone(),
+                        patient_family: c.family.clone(),
+                        patient_birth_name: None,
+                        birth_date: c.birth,
+                        kvnr: None,
+                        checkup,
+                        exam_date,
+                        timestamp: now,
+                        card_uuid: uuid::Uuid::new_v4(),
+                    })?;
+                    let received =
+                        exam_date.checked_add(Span::new().days(10))?.at(12, 0, 0, 0).in_tz("Europe/Berlin")?;
+                    gateway.import_card(&sender, received.timestamp(), oegd_fhir::MediaType::Json, &card).await?;
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            }));
+        }
+        for task in tasks {
+            task.await?.map_err(|e| e.to_string())?;
+        }
+        let someone = &children[n / 2];
+        let week_start = as_of.checked_sub(Span::new().days(200))?;
+        let queries = [
+            ("name", office::ReportQuery { name: Some(someone.family.clone()), ..Default::default() }),
+            ("birth_date", office::ReportQuery { birth_date: Some(children[n / 3].birth), ..Default::default() }),
+            (
+                "week",
+                office::ReportQuery {
+                    from: Some(week_start),
+                    to: Some(week_start.checked_add(Span::new().days(6))?),
+                    ..Default::default()
+                },
+            ),
+            ("all", office::ReportQuery::default()),
+        ];
+        for (what, query) in queries {
+            let t = Instant::now();
+            let rows = office::search_reports(&store, &query).await?;
+            search_s.insert(format!("search_{what}_s"), t.elapsed().as_secs_f64().into());
+            search_s.insert(format!("search_{what}_rows"), rows.len().into());
+            // without the report ids (random per run), in a fixed order
+            let mut found: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {:?} {} {} {} {} {:?} {:?}",
+                        r.received,
+                        r.sender,
+                        r.checkup,
+                        r.exam_date,
+                        r.given_name,
+                        r.family_name,
+                        r.birth_date,
+                        r.link,
+                        r.melde_id
+                    )
+                })
+                .collect();
+            found.sort();
+            let digest = hex::encode(Sha256::digest(found.join("\n")));
+            search_s.insert(format!("search_{what}_sha256"), digest.into());
+        }
+    }
     // fingerprints of the engine's output (not timed), to compare builds: the whole
     // evaluation as JSON, and the actions in recording order
     let evaluation_sha256 = {
@@ -306,6 +409,8 @@ async fn run(n: usize, sample: usize, letter_count: usize, threads: usize) -> Re
         "start_page_refreshed_current": refreshed_current,
         "start_page_due": due.values().sum::<usize>(),
         "statistics_s": statistics_s,
+        "search_reports": search_reports,
+        "search": search_s,
         "child_page_s": child_page_s,
         "child_pages_sha256": child_pages_sha256,
         "statistics_districts": figures.participation_by_checkup.len(),
