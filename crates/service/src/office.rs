@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 use oegd_domain::{Checkup, Kreisschluessel, MeldeId, TelematikId};
-use oegd_fhir::ParticipationCard;
 use oegd_programme::{CheckupState, ChildReport, Evaluation, Profile};
 use oegd_store::{LinkState, ProgrammeAction, ReportId, ReportSummary, Store};
 use serde::Serialize;
@@ -55,56 +54,100 @@ fn contains_folded(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// The part of a report's facts the search looks at (the rest of the JSON is skipped).
+#[derive(serde::Deserialize)]
+struct SearchedFacts {
+    patient: SearchedPatient,
+}
+
+#[derive(serde::Deserialize)]
+struct SearchedPatient {
+    given: String,
+    family: String,
+    birth_name: Option<String>,
+    birth_date: Date,
+}
+
+/// The start of a day in Europe/Berlin, where the state office's days are counted.
+fn berlin_midnight(day: Date) -> Result<jiff::Timestamp, ServiceError> {
+    Ok(day.in_tz("Europe/Berlin").map_err(internal)?.timestamp())
+}
+
 /// Reports matching `q`, newest first.
+///
+/// The store hands the reports over one at a time and only the matching ones are kept, so
+/// a search holds its results, not the state's reports; a range of receipt days reads only
+/// those days (by index). The link decisions are read for the matching reports alone.
 pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<ReportRow>, ServiceError> {
     let names: BTreeMap<TelematikId, String> =
         store.organisations().await?.into_iter().map(|o| (o.telematik_id, o.name)).collect();
-    let links: BTreeMap<ReportId, (LinkState, Option<MeldeId>)> =
-        store.link_decisions(None).await?.into_iter().map(|d| (d.report_id, (d.state, d.melde_id))).collect();
     let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name_parts: Vec<String> =
+        name.map(|n| n.split_whitespace().map(str::to_lowercase).collect()).unwrap_or_default();
     let practice = q.practice.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let from = q.from.map(berlin_midnight).transpose()?;
+    let until = match q.to {
+        Some(d) => Some(berlin_midnight(d.tomorrow().map_err(internal)?)?),
+        None => None,
+    };
     let mut rows = Vec::new();
-    for (summary, facts) in store.report_facts().await? {
-        let received = berlin_date(summary.received_at);
-        if q.from.is_some_and(|d| received < d) || q.to.is_some_and(|d| received > d) {
-            continue;
-        }
-        let sender_name = names.get(&summary.sender).cloned().unwrap_or_default();
+    let mut visit = |summary: ReportSummary, facts: &str| -> Result<(), oegd_store::StoreError> {
+        let sender_name = names.get(&summary.sender).map(String::as_str).unwrap_or_default();
         if let Some(p) = practice
             && !contains_folded(summary.sender.as_str(), p)
-            && !contains_folded(&sender_name, p)
+            && !contains_folded(sender_name, p)
         {
-            continue;
+            return Ok(());
         }
-        let card: ParticipationCard = serde_json::from_str(&facts).map_err(internal)?;
-        if q.birth_date.is_some_and(|d| card.patient.birth_date != d) {
-            continue;
+        let SearchedFacts { patient } = serde_json::from_str(facts)
+            .map_err(|e| oegd_store::StoreError::Internal(format!("stored facts unreadable: {e}")))?;
+        if q.birth_date.is_some_and(|d| patient.birth_date != d) {
+            return Ok(());
         }
-        if let Some(n) = name {
-            let full = format!("{} {}", card.patient.given, card.patient.family);
-            let birth = card.patient.birth_name.as_deref().unwrap_or("");
-            if !n.split_whitespace().all(|part| contains_folded(&full, part) || contains_folded(birth, part)) {
-                continue;
+        if !name_parts.is_empty() {
+            let full = format!("{} {}", patient.given, patient.family).to_lowercase();
+            let birth = patient.birth_name.as_deref().unwrap_or("").to_lowercase();
+            if !name_parts.iter().all(|part| full.contains(part.as_str()) || birth.contains(part.as_str())) {
+                return Ok(());
             }
         }
-        let (link, melde_id) = links.get(&summary.id).cloned().unwrap_or((LinkState::Unlinked, None));
         rows.push(ReportRow {
             id: summary.id,
-            received,
+            received: berlin_date(summary.received_at),
             sender: summary.sender,
-            sender_name,
+            sender_name: sender_name.to_owned(),
             checkup: summary.checkup,
             exam_date: summary.exam_date,
-            given_name: card.patient.given,
-            family_name: card.patient.family,
-            birth_date: card.patient.birth_date,
-            link,
-            melde_id,
+            given_name: patient.given,
+            family_name: patient.family,
+            birth_date: patient.birth_date,
+            link: LinkState::Unlinked,
+            melde_id: None,
         });
+        Ok(())
+    };
+    store.visit_report_facts(from, until, &mut visit).await?;
+    // the link decisions of the reports found, a few thousand per query
+    for chunk in rows.chunks_mut(LINKS_PER_QUERY) {
+        let ids: Vec<ReportId> = chunk.iter().map(|r| r.id.clone()).collect();
+        let mut decisions: BTreeMap<ReportId, (LinkState, Option<MeldeId>)> = store
+            .link_decisions_of_reports(&ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.report_id, (d.state, d.melde_id)))
+            .collect();
+        for row in chunk {
+            if let Some((state, melde_id)) = decisions.remove(&row.id) {
+                (row.link, row.melde_id) = (state, melde_id);
+            }
+        }
     }
     rows.reverse();
     Ok(rows)
 }
+
+/// Report ids one look-up of link decisions carries.
+const LINKS_PER_QUERY: usize = 5_000;
 
 /// An escalation or all-clear as the state office lists it (no names: ids and districts).
 #[derive(Debug, Clone, Serialize)]

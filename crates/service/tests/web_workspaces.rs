@@ -169,3 +169,99 @@ async fn the_form_is_the_apis_card_through_the_apis_intake() {
     assert!(gateway.report_for(&other, &first.report.id).await.is_err());
     assert_eq!(gateway.report_for(&sender, &first.report.id).await.unwrap().id, first.report.id);
 }
+
+/// The state office's report search, against a reference that reads every report one by one
+/// (its facts as a whole card) and its link decision: the same rows, newest first, for
+/// queries by name part (lower case), birth date, receipt days, practice and combined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_search_finds_what_reading_every_report_finds() {
+    use oegd_service::office::{ReportQuery, search_reports};
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = loaded(tmp.path()).await;
+    let store = gateway.store();
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+
+    // (received day, id, sender, given, family, birth name, birth date, link, Melde-ID)
+    let mut all = Vec::new();
+    for summary in store.reports(&oegd_store::ReportFilter::default()).await.unwrap() {
+        let report = store.report(&summary.id).await.unwrap().unwrap();
+        let card: oegd_fhir::ParticipationCard = serde_json::from_str(&report.facts_json).unwrap();
+        let link = store.link_decision(&summary.id).await.unwrap();
+        all.push((
+            summary.received_at.to_zoned(berlin.clone()).date(),
+            summary.id.0.clone(),
+            summary.sender.as_str().to_owned(),
+            card.patient.given,
+            card.patient.family,
+            card.patient.birth_name.unwrap_or_default(),
+            card.patient.birth_date,
+            link.as_ref().map_or(LinkState::Unlinked, |d| d.state),
+            link.and_then(|d| d.melde_id).map(|m| m.as_str().to_owned()),
+        ));
+    }
+    assert!(all.len() > 1000, "the fixture's reports");
+    let probe = all[all.len() / 2].clone();
+    let (first_day, last_day) = (all.iter().map(|r| r.0).min().unwrap(), all.iter().map(|r| r.0).max().unwrap());
+    let middle = probe.0;
+    let queries = [
+        ReportQuery::default(),
+        ReportQuery { name: Some(probe.4.to_lowercase()), ..Default::default() },
+        ReportQuery { name: Some(format!(" {}  {} ", probe.3.to_uppercase(), probe.4)), ..Default::default() },
+        ReportQuery { name: Some("ü".into()), ..Default::default() },
+        ReportQuery { name: Some("nobody-is-called-this".into()), ..Default::default() },
+        ReportQuery { birth_date: Some(probe.6), ..Default::default() },
+        ReportQuery { from: Some(middle), ..Default::default() },
+        ReportQuery { to: Some(middle), ..Default::default() },
+        ReportQuery { from: Some(middle), to: Some(middle), ..Default::default() },
+        ReportQuery { from: Some(first_day), to: Some(last_day), ..Default::default() },
+        ReportQuery { practice: Some(probe.2[2..].to_owned()), ..Default::default() },
+        ReportQuery {
+            name: Some(probe.4.clone()),
+            birth_date: Some(probe.6),
+            from: Some(first_day),
+            to: Some(middle),
+            practice: Some(probe.2.clone()),
+        },
+    ];
+    for (i, q) in queries.iter().enumerate() {
+        let parts: Vec<String> = q.name.as_deref().unwrap_or("").split_whitespace().map(str::to_lowercase).collect();
+        let mut want: Vec<_> = all
+            .iter()
+            .filter(|r| {
+                let full = format!("{} {}", r.3, r.4).to_lowercase();
+                let birth_name = r.5.to_lowercase();
+                parts.iter().all(|p| full.contains(p.as_str()) || birth_name.contains(p.as_str()))
+                    && q.birth_date.is_none_or(|d| r.6 == d)
+                    && q.from.is_none_or(|d| r.0 >= d)
+                    && q.to.is_none_or(|d| r.0 <= d)
+                    && q.practice.as_deref().is_none_or(|p| r.2.contains(p))
+            })
+            .cloned()
+            .collect();
+        want.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+        let rows = search_reports(store, q).await.unwrap();
+        // newest first
+        assert!(rows.windows(2).all(|w| w[0].received >= w[1].received), "query {i}");
+        let mut got: Vec<_> = rows
+            .into_iter()
+            .map(|r| {
+                let birth_name = all.iter().find(|a| a.1 == r.id.0).unwrap().5.clone();
+                (
+                    r.received,
+                    r.id.0,
+                    r.sender.as_str().to_owned(),
+                    r.given_name,
+                    r.family_name,
+                    birth_name,
+                    r.birth_date,
+                    r.link,
+                    r.melde_id.map(|m| m.as_str().to_owned()),
+                )
+            })
+            .collect();
+        got.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+        // (the query's number, not its names, in a failure)
+        assert!(got == want, "query {i}: {} rows, {} expected", got.len(), want.len());
+        assert_eq!(want.is_empty(), i == 4, "query {i} finds reports, the nobody query none");
+    }
+}

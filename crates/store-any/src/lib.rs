@@ -160,8 +160,13 @@ impl Store for AnyStore {
     async fn reports(&self, filter: &ReportFilter) -> StoreResult<Vec<ReportSummary>> {
         delegate!(self.reports(filter))
     }
-    async fn report_facts(&self) -> StoreResult<Vec<(ReportSummary, String)>> {
-        delegate!(self.report_facts())
+    async fn visit_report_facts(
+        &self,
+        from: Option<Timestamp>,
+        until: Option<Timestamp>,
+        visit: &mut (dyn FnMut(ReportSummary, &str) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        delegate!(self.visit_report_facts(from, until, visit))
     }
     async fn import_delivery(&self, delivery: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
         delegate!(self.import_delivery(delivery, actor))
@@ -256,6 +261,9 @@ impl Store for AnyStore {
     }
     async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
         delegate!(self.link_decisions(state))
+    }
+    async fn link_decisions_of_reports(&self, reports: &[ReportId]) -> StoreResult<Vec<LinkDecision>> {
+        delegate!(self.link_decisions_of_reports(reports))
     }
     async fn child_link_decisions(&self, melde_id: &MeldeId) -> StoreResult<Vec<LinkDecision>> {
         delegate!(self.child_link_decisions(melde_id))

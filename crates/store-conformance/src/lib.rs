@@ -20,7 +20,8 @@ use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId}
 use oegd_store::{
     ActionKey, Actor, AuditEvent, CaseOutcome, CertificateRecord, DeliveryOutcome, InsertOutcome, LinkDecision,
     LinkState, NewDelivery, NewReport, Organisation, ProgrammeAction, RegistryEventRecord, RememberedKvnr,
-    ReportFilter, ReportId, ReportSource, SessionRecord, Store, StoreError, UserAccount, UserRole, audit,
+    ReportFilter, ReportId, ReportSource, ReportSummary, SessionRecord, Store, StoreError, UserAccount, UserRole,
+    audit,
 };
 
 /// A fresh store of one backend for one check, and how to clean up after it.
@@ -47,7 +48,7 @@ macro_rules! conformance_tests {
             concurrent_decisions_one_wins, remembered_kvnrs, letters, daily_run_is_claimed_exactly_once,
             daily_run_lease_expires_and_is_taken_over, erased_children, operator_locks_and_unlocks_users,
             link_inputs_version_follows_what_the_linker_compares, data_version_grows_with_every_change,
-            one_childs_records_are_those_of_the_whole_store
+            one_childs_records_are_those_of_the_whole_store, reports_are_visited_by_receipt_time
         );
     };
     (@each $fixture:ty; $($check:ident),* $(,)?) => {
@@ -188,11 +189,58 @@ pub async fn reports_are_idempotent<S: Store>(store: S) {
     let one = store.reports(&ReportFilter { sender: None, limit: Some(1) }).await.unwrap();
     assert_eq!(one.len(), 1);
     // with their facts, in the same order
-    let facts = store.report_facts().await.unwrap();
+    let facts = visited(&store, None, None).await;
     assert_eq!(facts.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), all);
     assert!(facts.iter().all(|(_, f)| f == r#"{"given":"Jürgen"}"#));
     assert_eq!(audit_actions(&store, "report.received").await, 3);
     verified(&store).await;
+}
+
+async fn visited<S: Store>(
+    store: &S,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Vec<(ReportSummary, String)> {
+    let mut seen = Vec::new();
+    store
+        .visit_report_facts(from, until, &mut |summary, facts| {
+            seen.push((summary, facts.to_owned()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    seen
+}
+
+/// Reports visited by receipt time: the bounds are inclusive below, exclusive above; an
+/// error of the visitor stops the visit and is returned. The link decisions of given reports.
+pub async fn reports_are_visited_by_receipt_time<S: Store>(store: S) {
+    let at = |s: &str| t(&format!("2026-03-0{s}Z"));
+    for (i, received) in ["1T10:00:00", "1T23:59:59.999999", "2T00:00:00", "3T08:00:00"].into_iter().enumerate() {
+        let r = NewReport { received_at: at(received), ..report(&format!("r{i}"), "1-20123456789", &format!("c{i}")) };
+        store.insert_report(&r, &Actor::System).await.unwrap();
+    }
+    let ids = |v: Vec<(ReportSummary, String)>| v.into_iter().map(|(s, _)| s.id.0).collect::<Vec<_>>();
+    assert_eq!(ids(visited(&store, None, None).await), ["r0", "r1", "r2", "r3"]);
+    assert_eq!(ids(visited(&store, Some(at("1T23:59:59.999999")), None).await), ["r1", "r2", "r3"]);
+    assert_eq!(ids(visited(&store, None, Some(at("2T00:00:00"))).await), ["r0", "r1"]);
+    assert_eq!(ids(visited(&store, Some(at("2T00:00:00")), Some(at("3T08:00:00"))).await), ["r2"]);
+    assert!(visited(&store, Some(at("4T00:00:00")), None).await.is_empty());
+    let mut calls = 0;
+    let stopped = store
+        .visit_report_facts(None, None, &mut |_, _| {
+            calls += 1;
+            Err(StoreError::Internal("stop".into()))
+        })
+        .await;
+    assert!(matches!(stopped, Err(StoreError::Internal(m)) if m == "stop"));
+    assert_eq!(calls, 1);
+
+    let decided = [decision("r1", LinkState::Linked, Some("K1"), 1), decision("r3", LinkState::Review, None, 1)];
+    store.save_link_decisions(&decided, t("2026-03-04T10:00:00Z"), &Actor::System).await.unwrap();
+    let of = |ids: &[&str]| ids.iter().map(|i| ReportId((*i).into())).collect::<Vec<_>>();
+    assert_eq!(store.link_decisions_of_reports(&of(&["r3", "r0", "r1", "nope"])).await.unwrap(), decided);
+    assert!(store.link_decisions_of_reports(&[]).await.unwrap().is_empty());
 }
 
 pub async fn concurrent_inserts_of_one_card_store_it_once<S: Store>(store: S) {

@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use jiff::Timestamp;
 use oegd_domain::{Checkup, Kreisschluessel, Kvnr, MeldeId, OrgKind, TelematikId};
 use oegd_store::audit::{self, AuditEntry, ChainHead};
@@ -614,12 +615,28 @@ impl Store for PgStore {
         rows.iter().map(summary_from_row).collect()
     }
 
-    async fn report_facts(&self) -> StoreResult<Vec<(ReportSummary, String)>> {
-        let rows = sqlx::query("SELECT id, sender, card_id, received_at, source, checkup, exam_date, facts FROM reports ORDER BY received_at, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(|row| Ok((summary_from_row(row)?, text(row, "facts")?))).collect()
+    async fn visit_report_facts(
+        &self,
+        from: Option<Timestamp>,
+        until: Option<Timestamp>,
+        visit: &mut (dyn FnMut(ReportSummary, &str) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        // the bounds only where given, so that the received_at index is used for them
+        let mut query = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "SELECT id, sender, card_id, received_at, source, checkup, exam_date, facts FROM reports WHERE TRUE",
+        );
+        if let Some(from) = from {
+            query.push(" AND received_at >= ").push_bind(ts(from));
+        }
+        if let Some(until) = until {
+            query.push(" AND received_at < ").push_bind(ts(until));
+        }
+        query.push(" ORDER BY received_at, id");
+        let mut rows = query.build().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await.map_err(map_err)? {
+            visit(summary_from_row(&row)?, &text(&row, "facts")?)?;
+        }
+        Ok(())
     }
 
     async fn import_delivery(&self, d: &NewDelivery, actor: &Actor) -> StoreResult<DeliveryOutcome> {
@@ -1171,6 +1188,16 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
+        rows.iter().map(decision_from_row).collect()
+    }
+
+    async fn link_decisions_of_reports(&self, reports: &[ReportId]) -> StoreResult<Vec<LinkDecision>> {
+        let ids: Vec<&str> = reports.iter().map(|r| r.0.as_str()).collect();
+        let rows = sqlx::query("SELECT * FROM link_decisions WHERE report_id = ANY($1::text[]) ORDER BY report_id")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
     }
 

@@ -74,9 +74,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
     fn report(&self, id: &ReportId) -> impl Future<Output = StoreResult<Option<StoredReport>>> + Send;
     fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
-    /// Every report's summary with its extracted facts (JSON, personal data), in receipt
-    /// order: what the state office searches by name and birth date.
-    fn report_facts(&self) -> impl Future<Output = StoreResult<Vec<(ReportSummary, String)>>> + Send;
+    /// Hands every report received in `[from, until)` (an open end when `None`) to `visit`
+    /// with its extracted facts (JSON, personal data), in receipt order: what the state
+    /// office searches by name and birth date. One at a time, from one read snapshot: a
+    /// state's reports are gigabytes, more than a search may hold.
+    fn visit_report_facts(
+        &self,
+        from: Option<jiff::Timestamp>,
+        until: Option<jiff::Timestamp>,
+        visit: &mut (dyn FnMut(ReportSummary, &str) -> StoreResult<()> + Send),
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     // --- registration data -----------------------------------------------------------
     /// Stores a delivery of registration events in one transaction, unless a file with the
@@ -186,6 +193,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn link_decision(&self, report: &ReportId) -> impl Future<Output = StoreResult<Option<LinkDecision>>> + Send;
     /// All decisions, optionally of one state, by report id.
     fn link_decisions(&self, state: Option<LinkState>) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
+    /// The decisions on these reports (those that have one), by report id.
+    fn link_decisions_of_reports(
+        &self,
+        reports: &[ReportId],
+    ) -> impl Future<Output = StoreResult<Vec<LinkDecision>>> + Send;
     /// The decisions that name this child as the one a report is linked to (whatever their
     /// state), by report id.
     fn child_link_decisions(
