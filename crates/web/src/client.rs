@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,6 +13,7 @@ use hyper::{HeaderMap, Request};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,8 @@ pub enum ClientError {
     Http(#[from] hyper::Error),
     #[error("invalid request: {0}")]
     Request(String),
+    #[error("the connection ended without a response")]
+    Closed,
 }
 
 /// A response, fully read.
@@ -50,7 +54,13 @@ pub struct ApiClient {
     server_name: ServerName<'static>,
     connector: TlsConnector,
     keep_alive: bool,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    conn: Option<Connection>,
+}
+
+/// An open connection: the handle to send on, and the task that drives it.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    task: JoinHandle<()>,
 }
 
 impl ApiClient {
@@ -65,15 +75,15 @@ impl ApiClient {
         Ok(Self { addr, server_name, connector: TlsConnector::from(tls), keep_alive, conn: None })
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+    async fn connect(&self) -> Result<Connection, ClientError> {
         let tcp = TcpStream::connect(self.addr).await.map_err(ClientError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let tls = self.connector.connect(self.server_name.clone(), tcp).await.map_err(ClientError::Tls)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(sender)
+        Ok(Connection { sender, task })
     }
 
     pub async fn request(
@@ -84,11 +94,11 @@ impl ApiClient {
         body: Vec<u8>,
     ) -> Result<ApiResponse, ClientError> {
         let reusable = match self.conn.take() {
-            Some(mut s) if self.keep_alive => s.ready().await.is_ok().then_some(s),
+            Some(mut c) if self.keep_alive => c.sender.ready().await.is_ok().then_some(c),
             _ => None,
         };
-        let mut sender = match reusable {
-            Some(s) => s,
+        let Connection { mut sender, mut task } = match reusable {
+            Some(c) => c,
             None => self.connect().await?,
         };
         let mut req = Request::builder().method(method).uri(path).header("host", "oegd-gateway");
@@ -99,13 +109,25 @@ impl ApiClient {
             req = req.header("connection", "close");
         }
         let req = req.body(Full::new(Bytes::from(body))).map_err(|e| ClientError::Request(e.to_string()))?;
-        let resp = sender.send_request(req).await?;
+        // hyper hands a connection's error to the request it was sending. But a request queued
+        // while the connection fails (a refused certificate is only reported after TLS 1.3's
+        // handshake, as an alert) can stay queued unanswered: so the connection's end also ends
+        // the wait. A response given before the end is still taken.
+        let mut response = std::pin::pin!(sender.send_request(req));
+        let resp = tokio::select! {
+            biased;
+            resp = &mut response => resp?,
+            _ = &mut task => match std::future::poll_fn(|cx| Poll::Ready(response.as_mut().poll(cx))).await {
+                Poll::Ready(resp) => resp?,
+                Poll::Pending => return Err(ClientError::Closed),
+            },
+        };
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();
         let server_closes =
             parts.headers.get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         if self.keep_alive && !server_closes && !sender.is_closed() {
-            self.conn = Some(sender);
+            self.conn = Some(Connection { sender, task });
         }
         Ok(ApiResponse { status: parts.status.as_u16(), headers: parts.headers, body })
     }
