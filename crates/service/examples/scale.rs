@@ -291,11 +291,22 @@ async fn run(
         for task in tasks {
             task.await?.map_err(|e| e.to_string())?;
         }
-        let someone = &children[n / 2];
-        let week_start = as_of.checked_sub(Span::new().days(200))?;
+        // children with reports (the first SEARCH_REPORTS of the register), and the week in
+        // which the report of one of them came (its first: the U3, received ten days after the
+        // window opened)
+        let with_report = search_reports.min(n);
+        let someone = &children[with_report / 2];
+        let week_start = {
+            let c = &children[with_report / 4];
+            let w = oegd_programme::window(checkups[0], c.birth).ok_or("no U3 window")?;
+            w.regular_start.min(as_of).checked_add(Span::new().days(10))?
+        };
         let queries = [
             ("name", office::ReportQuery { name: Some(someone.family.clone()), ..Default::default() }),
-            ("birth_date", office::ReportQuery { birth_date: Some(children[n / 3].birth), ..Default::default() }),
+            (
+                "birth_date",
+                office::ReportQuery { birth_date: Some(children[with_report / 3].birth), ..Default::default() },
+            ),
             (
                 "week",
                 office::ReportQuery {

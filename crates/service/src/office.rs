@@ -14,6 +14,7 @@ use oegd_programme::{CheckupState, ChildReport, Evaluation, Profile};
 use oegd_store::{LinkState, ProgrammeAction, ReportId, ReportSummary, Store};
 use serde::Serialize;
 
+use crate::import::start_of_day_berlin;
 use crate::linking::berlin_date;
 use crate::{ServiceError, letters, programme};
 
@@ -68,11 +69,6 @@ struct SearchedPatient {
     birth_date: Date,
 }
 
-/// The start of a day in Europe/Berlin, where the state office's days are counted.
-fn berlin_midnight(day: Date) -> Result<jiff::Timestamp, ServiceError> {
-    Ok(day.in_tz("Europe/Berlin").map_err(internal)?.timestamp())
-}
-
 /// Reports matching `q`, newest first.
 ///
 /// The store hands the reports over one at a time and only the matching ones are kept, so
@@ -85,10 +81,19 @@ pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<
     let name_parts: Vec<String> =
         name.map(|n| n.split_whitespace().map(str::to_lowercase).collect()).unwrap_or_default();
     let practice = q.practice.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let from = q.from.map(berlin_midnight).transpose()?;
-    let until = match q.to {
-        Some(d) => Some(berlin_midnight(d.tomorrow().map_err(internal)?)?),
+    // A day at the ends of the calendar (a typo like 31.12.9999) is no instant: such a bound
+    // leaves its end open, or nothing can match it.
+    let from = match q.from.map(|d| (d, start_of_day_berlin(d))) {
         None => None,
+        Some((_, Ok(start))) => Some(start),
+        Some((d, Err(_))) if d.year() < 2000 => None,
+        Some(_) => return Ok(Vec::new()),
+    };
+    let until = match q.to.map(|d| (d, d.tomorrow().ok().and_then(|next| start_of_day_berlin(next).ok()))) {
+        None => None,
+        Some((_, Some(end))) => Some(end),
+        Some((d, None)) if d.year() >= 2000 => None,
+        Some(_) => return Ok(Vec::new()),
     };
     let mut rows = Vec::new();
     let mut visit = |summary: ReportSummary, facts: &str| -> Result<(), oegd_store::StoreError> {
@@ -100,7 +105,15 @@ pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<
             return Ok(());
         }
         let SearchedFacts { patient } = serde_json::from_str(facts)
-            .map_err(|e| oegd_store::StoreError::Internal(format!("stored facts unreadable: {e}")))?;
+            // the error's kind and place, not its text (which may quote the value)
+            .map_err(|e| {
+                oegd_store::StoreError::Internal(format!(
+                    "stored facts unreadable ({:?} at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         if q.birth_date.is_some_and(|d| patient.birth_date != d) {
             return Ok(());
         }

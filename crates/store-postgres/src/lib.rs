@@ -1182,12 +1182,17 @@ impl Store for PgStore {
     }
 
     async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
-        let rows =
-            sqlx::query("SELECT * FROM link_decisions WHERE ($1::text IS NULL OR state = $1) ORDER BY report_id")
-                .bind(state.map(LinkState::as_str))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
+        // Two statements: a prepared `$1 IS NULL OR state = $1` may get a generic plan that
+        // scans every decision instead of using the state's index.
+        let rows = match state {
+            Some(state) => {
+                sqlx::query("SELECT * FROM link_decisions WHERE state = $1 ORDER BY report_id").bind(state.as_str())
+            }
+            None => sqlx::query("SELECT * FROM link_decisions ORDER BY report_id"),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
     }
 

@@ -1126,11 +1126,17 @@ impl Store for SqliteStore {
     }
 
     async fn link_decisions(&self, state: Option<LinkState>) -> StoreResult<Vec<LinkDecision>> {
-        let rows = sqlx::query("SELECT * FROM link_decisions WHERE (?1 IS NULL OR state = ?1) ORDER BY report_id")
-            .bind(state.map(LinkState::as_str))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        // Two statements, not `?1 IS NULL OR state = ?1`: with that, SQLite scans every
+        // decision (one per report) instead of seeking the state's index.
+        let rows = match state {
+            Some(state) => {
+                sqlx::query("SELECT * FROM link_decisions WHERE state = ? ORDER BY report_id").bind(state.as_str())
+            }
+            None => sqlx::query("SELECT * FROM link_decisions ORDER BY report_id"),
+        }
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
         rows.iter().map(decision_from_row).collect()
     }
 

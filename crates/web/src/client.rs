@@ -60,7 +60,8 @@ pub struct ApiClient {
 /// An open connection: the handle to send on, and the task that drives it.
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
-    task: JoinHandle<()>,
+    /// Ends with the connection, with its error if it failed.
+    task: JoinHandle<Result<(), hyper::Error>>,
 }
 
 impl ApiClient {
@@ -80,9 +81,7 @@ impl ApiClient {
         let _ = tcp.set_nodelay(true);
         let tls = self.connector.connect(self.server_name.clone(), tcp).await.map_err(ClientError::Tls)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let task = tokio::spawn(conn);
         Ok(Connection { sender, task })
     }
 
@@ -117,16 +116,20 @@ impl ApiClient {
         let resp = tokio::select! {
             biased;
             resp = &mut response => resp?,
-            _ = &mut task => match std::future::poll_fn(|cx| Poll::Ready(response.as_mut().poll(cx))).await {
+            ended = &mut task => match std::future::poll_fn(|cx| Poll::Ready(response.as_mut().poll(cx))).await {
                 Poll::Ready(resp) => resp?,
-                Poll::Pending => return Err(ClientError::Closed),
+                Poll::Pending => return Err(match ended {
+                    Ok(Err(e)) => ClientError::Http(e),
+                    _ => ClientError::Closed,
+                }),
             },
         };
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();
         let server_closes =
             parts.headers.get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        if self.keep_alive && !server_closes && !sender.is_closed() {
+        // (a finished task is never kept: its handle must not be polled again)
+        if self.keep_alive && !server_closes && !sender.is_closed() && !task.is_finished() {
             self.conn = Some(Connection { sender, task });
         }
         Ok(ApiResponse { status: parts.status.as_u16(), headers: parts.headers, body })
