@@ -69,12 +69,32 @@ struct SearchedPatient {
     birth_date: Date,
 }
 
-/// Reports matching `q`, newest first.
-///
-/// The store hands the reports over one at a time and only the matching ones are kept, so
-/// a search holds its results, not the state's reports; a range of receipt days reads only
-/// those days (by index). The link decisions are read for the matching reports alone.
+/// Reports matching `q`, newest first (all of them: the CSV export).
 pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<ReportRow>, ServiceError> {
+    Ok(search_reports_page(store, q, 0..usize::MAX).await?.rows)
+}
+
+/// A part of a search's result, and how many reports match in all.
+#[derive(Debug, Clone)]
+pub struct ReportPage {
+    pub total: usize,
+    /// The matches at the positions asked for (newest first).
+    pub rows: Vec<ReportRow>,
+}
+
+/// The matches of `q` at positions `keep` of the result (newest first, from 0), and their
+/// number.
+///
+/// The store hands the reports over one at a time, newest first, and only the asked-for
+/// matches are kept: a page of the search holds that page, not the state's reports; a range
+/// of receipt days reads only those days (by index). The link decisions are read for the
+/// kept reports alone.
+pub async fn search_reports_page<S: Store>(
+    store: &S,
+    q: &ReportQuery,
+    keep: std::ops::Range<usize>,
+) -> Result<ReportPage, ServiceError> {
+    let nothing = ReportPage { total: 0, rows: Vec::new() };
     let names: BTreeMap<TelematikId, String> =
         store.organisations().await?.into_iter().map(|o| (o.telematik_id, o.name)).collect();
     let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -87,15 +107,16 @@ pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<
         None => None,
         Some((_, Ok(start))) => Some(start),
         Some((d, Err(_))) if d.year() < 2000 => None,
-        Some(_) => return Ok(Vec::new()),
+        Some(_) => return Ok(nothing),
     };
     let until = match q.to.map(|d| (d, d.tomorrow().ok().and_then(|next| start_of_day_berlin(next).ok()))) {
         None => None,
         Some((_, Some(end))) => Some(end),
         Some((d, None)) if d.year() >= 2000 => None,
-        Some(_) => return Ok(Vec::new()),
+        Some(_) => return Ok(nothing),
     };
     let mut rows = Vec::new();
+    let mut total = 0;
     let mut visit = |summary: ReportSummary, facts: &str| -> Result<(), oegd_store::StoreError> {
         let sender_name = names.get(&summary.sender).map(String::as_str).unwrap_or_default();
         if let Some(p) = practice
@@ -123,6 +144,10 @@ pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<
             if !name_parts.iter().all(|part| full.contains(part.as_str()) || birth.contains(part.as_str())) {
                 return Ok(());
             }
+        }
+        total += 1;
+        if !keep.contains(&(total - 1)) {
+            return Ok(());
         }
         rows.push(ReportRow {
             id: summary.id,
@@ -155,8 +180,7 @@ pub async fn search_reports<S: Store>(store: &S, q: &ReportQuery) -> Result<Vec<
             }
         }
     }
-    rows.reverse();
-    Ok(rows)
+    Ok(ReportPage { total, rows })
 }
 
 /// Report ids one look-up of link decisions carries.

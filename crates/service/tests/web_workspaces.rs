@@ -175,7 +175,7 @@ async fn the_form_is_the_apis_card_through_the_apis_intake() {
 /// queries by name part (lower case), birth date, receipt days, practice and combined.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_search_finds_what_reading_every_report_finds() {
-    use oegd_service::office::{ReportQuery, search_reports};
+    use oegd_service::office::{ReportQuery, search_reports, search_reports_page};
     let tmp = tempfile::tempdir().unwrap();
     let gateway = loaded(tmp.path()).await;
     let store = gateway.store();
@@ -268,5 +268,12 @@ async fn the_report_search_finds_what_reading_every_report_finds() {
         // (the query's number, not its names, in a failure)
         assert!(got == want, "query {i}: {} rows, {} expected", got.len(), want.len());
         assert_eq!(want.is_empty(), finds_nothing(i), "query {i} finds reports, or none where none can match");
+        // a page of it: those positions of the same result, and the number of all
+        for keep in [0..3, 10..60, want.len().saturating_sub(2)..want.len() + 5, want.len() + 1..want.len() + 9] {
+            let page = search_reports_page(store, q, keep.clone()).await.unwrap();
+            let ids: Vec<&str> = page.rows.iter().map(|r| r.id.0.as_str()).collect();
+            let expected: Vec<&str> = want.iter().skip(keep.start).take(keep.len()).map(|w| w.1.as_str()).collect();
+            assert!(page.total == want.len() && ids == expected, "query {i}, positions {keep:?}");
+        }
     }
 }

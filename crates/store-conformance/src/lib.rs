@@ -188,9 +188,9 @@ pub async fn reports_are_idempotent<S: Store>(store: S) {
     assert_eq!(mine.iter().map(|s| s.id.0.as_str()).collect::<Vec<_>>(), ["r1", "r4"]);
     let one = store.reports(&ReportFilter { sender: None, limit: Some(1) }).await.unwrap();
     assert_eq!(one.len(), 1);
-    // with their facts, in the same order
+    // with their facts, newest first
     let facts = visited(&store, None, None).await;
-    assert_eq!(facts.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), all);
+    assert_eq!(facts.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), all.into_iter().rev().collect::<Vec<_>>());
     assert!(facts.iter().all(|(_, f)| f == r#"{"given":"Jürgen"}"#));
     assert_eq!(audit_actions(&store, "report.received").await, 3);
     verified(&store).await;
@@ -212,19 +212,21 @@ async fn visited<S: Store>(
     seen
 }
 
-/// Reports visited by receipt time: the bounds are inclusive below, exclusive above; an
-/// error of the visitor stops the visit and is returned. The link decisions of given reports.
+/// Reports visited by receipt time, newest first (the same instant: the greater id first):
+/// the bounds are inclusive below, exclusive above; an error of the visitor stops the visit
+/// and is returned. The link decisions of given reports.
 pub async fn reports_are_visited_by_receipt_time<S: Store>(store: S) {
     let at = |s: &str| t(&format!("2026-03-0{s}Z"));
-    for (i, received) in ["1T10:00:00", "1T23:59:59.999999", "2T00:00:00", "3T08:00:00"].into_iter().enumerate() {
+    let received = ["1T10:00:00", "1T23:59:59.999999", "2T00:00:00", "3T08:00:00", "2T00:00:00"];
+    for (i, received) in received.into_iter().enumerate() {
         let r = NewReport { received_at: at(received), ..report(&format!("r{i}"), "1-20123456789", &format!("c{i}")) };
         store.insert_report(&r, &Actor::System).await.unwrap();
     }
     let ids = |v: Vec<(ReportSummary, String)>| v.into_iter().map(|(s, _)| s.id.0).collect::<Vec<_>>();
-    assert_eq!(ids(visited(&store, None, None).await), ["r0", "r1", "r2", "r3"]);
-    assert_eq!(ids(visited(&store, Some(at("1T23:59:59.999999")), None).await), ["r1", "r2", "r3"]);
-    assert_eq!(ids(visited(&store, None, Some(at("2T00:00:00"))).await), ["r0", "r1"]);
-    assert_eq!(ids(visited(&store, Some(at("2T00:00:00")), Some(at("3T08:00:00"))).await), ["r2"]);
+    assert_eq!(ids(visited(&store, None, None).await), ["r3", "r4", "r2", "r1", "r0"]);
+    assert_eq!(ids(visited(&store, Some(at("1T23:59:59.999999")), None).await), ["r3", "r4", "r2", "r1"]);
+    assert_eq!(ids(visited(&store, None, Some(at("2T00:00:00"))).await), ["r1", "r0"]);
+    assert_eq!(ids(visited(&store, Some(at("2T00:00:00")), Some(at("3T08:00:00"))).await), ["r4", "r2"]);
     assert!(visited(&store, Some(at("4T00:00:00")), None).await.is_empty());
     let mut calls = 0;
     let stopped = store

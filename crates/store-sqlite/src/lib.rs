@@ -614,7 +614,7 @@ impl Store for SqliteStore {
         if let Some(until) = until {
             query.push(" AND received_at < ").push_bind(ts(until));
         }
-        query.push(" ORDER BY received_at, id");
+        query.push(" ORDER BY received_at DESC, id DESC");
         let mut rows = query.build().fetch(&self.reader);
         while let Some(row) = rows.try_next().await.map_err(map_err)? {
             visit(summary_from_row(&row)?, row.try_get("facts").map_err(map_err)?)?;

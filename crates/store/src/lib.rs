@@ -75,8 +75,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn report(&self, id: &ReportId) -> impl Future<Output = StoreResult<Option<StoredReport>>> + Send;
     fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
     /// Hands every report received in `[from, until)` (an open end when `None`) to `visit`
-    /// with its extracted facts (JSON, personal data), in receipt order: what the state
-    /// office searches by name and birth date. One at a time, from one read snapshot: a
+    /// with its extracted facts (JSON, personal data), newest first (by receipt time, then
+    /// id, both descending): what the state office searches by name and birth date. One at a time, from one read snapshot: a
     /// state's reports are gigabytes, more than a search may hold.
     fn visit_report_facts(
         &self,

@@ -354,8 +354,8 @@ pub async fn search(
         from: parse_day(q.von.as_deref(), "Das Datum „von“ ist nicht lesbar (TT.MM.JJJJ).")?,
         to: parse_day(q.bis.as_deref(), "Das Datum „bis“ ist nicht lesbar (TT.MM.JJJJ).")?,
     };
-    let rows = office::search_reports(&state.store, &query).await?;
     if wants_csv(q.format.as_deref()) {
+        let rows = office::search_reports(&state.store, &query).await?;
         let mut csv = Csv::new(&[
             "Meldungs-ID",
             "Eingang",
@@ -397,10 +397,17 @@ pub async fn search(
     let query_string: Vec<String> =
         params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect();
     let base = if query_string.is_empty() { "/suche".to_owned() } else { format!("/suche?{}", query_string.join("&")) };
-    let (pager, range) = pager(rows.len(), q.seite, &base);
-    let views = rows
-        .get(range)
-        .unwrap_or_default()
+    // Only the page is kept (the search counts the rest); a page past the end, known only
+    // afterwards, is searched again as the last one.
+    let wanted = q.seite.unwrap_or(1).max(1);
+    let at_page = |p: usize| (p - 1).saturating_mul(PAGE)..p.saturating_mul(PAGE);
+    let mut found = office::search_reports_page(&state.store, &query, at_page(wanted)).await?;
+    let (pager, _) = pager(found.total, Some(wanted), &base);
+    if pager.page != wanted {
+        found = office::search_reports_page(&state.store, &query, at_page(pager.page)).await?;
+    }
+    let views = found
+        .rows
         .iter()
         .map(|r| ReportView {
             id: r.id.0.clone(),
