@@ -158,6 +158,16 @@ async fn state_office_lists_charts_exports_and_register_import() {
         assert!(all.body.contains("/suche?seite=2"));
         assert_eq!(b.get("/suche?seite=2").await.status, 200);
     }
+    // a page past the end (or absurdly far) shows the last one; page 0 the first
+    let pages = total.div_ceil(50).max(1);
+    for seite in [pages + 3, usize::MAX] {
+        let last = b.get(&format!("/suche?seite={seite}")).await;
+        assert_eq!(last.status, 200);
+        assert!(last.body.contains(&format!("Seite {pages} von {pages} · {total} Einträge")), "{}", last.body);
+    }
+    assert!(b.get("/suche?seite=0").await.body.contains(&format!("Seite 1 von {pages}")));
+    let nobody_far = b.get("/suche?name=Niemandsname-Xyz&seite=3").await;
+    assert!(nobody_far.status == 200 && nobody_far.body.contains("Keine Meldungen gefunden"));
 
     // Escalations by district and letters, with their CSV.
     let esc = b.get("/eskalationen").await;

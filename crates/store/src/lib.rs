@@ -76,8 +76,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn reports(&self, filter: &ReportFilter) -> impl Future<Output = StoreResult<Vec<ReportSummary>>> + Send;
     /// Hands every report received in `[from, until)` (an open end when `None`) to `visit`
     /// with its extracted facts (JSON, personal data), newest first (by receipt time, then
-    /// id, both descending): what the state office searches by name and birth date. One at a time, from one read snapshot: a
-    /// state's reports are gigabytes, more than a search may hold.
+    /// id, both descending): what the state office searches by name and birth date. One at
+    /// a time, from one read snapshot: a state's reports are gigabytes, more than a search
+    /// may hold.
     fn visit_report_facts(
         &self,
         from: Option<jiff::Timestamp>,

@@ -402,9 +402,11 @@ pub async fn search(
     let wanted = q.seite.unwrap_or(1).max(1);
     let at_page = |p: usize| (p - 1).saturating_mul(PAGE)..p.saturating_mul(PAGE);
     let mut found = office::search_reports_page(&state.store, &query, at_page(wanted)).await?;
-    let (pager, _) = pager(found.total, Some(wanted), &base);
-    if pager.page != wanted {
+    let (mut pager, _) = pager(found.total, Some(wanted), &base);
+    if pager.page != wanted && found.total > 0 {
         found = office::search_reports_page(&state.store, &query, at_page(pager.page)).await?;
+        // (reports may have come in meanwhile: the pager counts what the rows were taken from)
+        pager = self::pager(found.total, Some(pager.page), &base).0;
     }
     let views = found
         .rows
