@@ -51,10 +51,6 @@ pub struct ReportRow {
     pub melde_id: Option<MeldeId>,
 }
 
-fn contains_folded(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
-}
-
 /// The part of a report's facts the search looks at (the rest of the JSON is skipped).
 #[derive(serde::Deserialize)]
 struct SearchedFacts {
@@ -100,7 +96,8 @@ pub async fn search_reports_page<S: Store>(
     let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let name_parts: Vec<String> =
         name.map(|n| n.split_whitespace().map(str::to_lowercase).collect()).unwrap_or_default();
-    let practice = q.practice.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    // the search's words folded once, not per report
+    let practice = q.practice.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
     // A day at the ends of the calendar (a typo like 31.12.9999) is no instant: such a bound
     // leaves its end open, or nothing can match it.
     let from = match q.from.map(|d| (d, start_of_day_berlin(d))) {
@@ -119,9 +116,9 @@ pub async fn search_reports_page<S: Store>(
     let mut total = 0;
     let mut visit = |summary: ReportSummary, facts: &str| -> Result<(), oegd_store::StoreError> {
         let sender_name = names.get(&summary.sender).map(String::as_str).unwrap_or_default();
-        if let Some(p) = practice
-            && !contains_folded(summary.sender.as_str(), p)
-            && !contains_folded(sender_name, p)
+        if let Some(p) = practice.as_deref()
+            && !summary.sender.as_str().to_lowercase().contains(p)
+            && !sender_name.to_lowercase().contains(p)
         {
             return Ok(());
         }
